@@ -1,0 +1,1 @@
+"""The graph model: neomodel classes are the one source of truth for labels, keys, constraints and edges."""

@@ -1,0 +1,3 @@
+from graphinv.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""The one way graphinv talks to Neo4j: a driver per process, managed transactions for every query.
+
+Managed transactions (`execute_read` / `execute_write`) give us the driver's retry of transient
+errors (deadlocks, leader switches, lost connections) with exponential backoff; a transaction
+function either commits whole or not at all, so a batch never half-applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from graphinv.config import Neo4jConnection
+
+T = TypeVar("T")
+
+# How long the driver keeps retrying a transaction function on transient errors.
+MAX_RETRY_SECONDS = 60.0
+
+
+class GraphUnavailable(RuntimeError):
+    """Neo4j cannot be reached or refuses us; the message is meant for a human."""
+
+
+class Graph:
+    """A driver plus the database name; small helpers for managed read and write transactions."""
+
+    def __init__(self, conn: Neo4jConnection) -> None:
+        self.conn = conn
+        self.database = conn.database
+        self.driver = GraphDatabase.driver(
+            conn.uri, auth=conn.auth, max_transaction_retry_time=MAX_RETRY_SECONDS,
+            user_agent="graphinv",
+        )
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def verify(self) -> str:
+        """Check the server answers; return its version string."""
+        try:
+            self.driver.verify_connectivity()
+            info = self.driver.get_server_info()
+        except ServiceUnavailable as exc:
+            raise GraphUnavailable(f"Neo4j is not reachable at {self.conn.uri}: {exc}") from None
+        except AuthError:
+            raise GraphUnavailable(
+                f"Neo4j at {self.conn.uri} refused the credentials for user {self.conn.user!r}"
+            ) from None
+        return info.agent.split("/", 1)[-1]
+
+    def session(self, **kwargs: Any) -> neo4j.Session:
+        return self.driver.session(database=self.database, **kwargs)
+
+    def write(self, work: Callable[[ManagedTransaction], T]) -> T:
+        with self.session() as session:
+            return session.execute_write(work)
+
+    def read(self, work: Callable[[ManagedTransaction], T]) -> T:
+        with self.session(default_access_mode=neo4j.READ_ACCESS) as session:
+            return session.execute_read(work)
+
+    def run_write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """One query in one managed write transaction; returns the rows as dicts."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() for record in tx.run(query, dict(params or {}))]
+
+        return self.write(work)
+
+    def run_read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [record.data() for record in tx.run(query, dict(params or {}))]
+
+        return self.read(work)

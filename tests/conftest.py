@@ -1,0 +1,82 @@
+"""Shared fixtures: one real Neo4j 5.26 server for the whole session, a clean graph per test.
+
+The test server runs on free ports in its own home directory, so it never touches a Neo4j that a
+developer runs for the demo. GRAPHINV_TEST_NEO4J_URI points the suite at an already running
+server instead (it must be disposable: every test empties it).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from graphinv.config import Neo4jConnection
+from graphinv.db import Graph
+from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def neo4j_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jConnection]:
+    external = os.environ.get("GRAPHINV_TEST_NEO4J_URI")
+    if external:
+        yield Neo4jConnection(
+            uri=external,
+            user=os.environ.get("GRAPHINV_TEST_NEO4J_USER", "neo4j"),
+            password=os.environ.get("GRAPHINV_TEST_NEO4J_PASSWORD"),
+        )
+        return
+    settings = LocalNeo4jSettings(
+        home=tmp_path_factory.mktemp("neo4j-home"),
+        bolt_port=free_port(),
+        http_port=free_port(),
+        heap="2g",
+        pagecache="1g",
+    )
+    server = LocalNeo4j(settings)
+    server.start()
+    try:
+        yield Neo4jConnection(uri=server.bolt_uri)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def session_graph(neo4j_connection: Neo4jConnection) -> Iterator[Graph]:
+    graph = Graph(neo4j_connection)
+    graph.verify()
+    yield graph
+    graph.close()
+
+
+def wipe(graph: Graph) -> None:
+    # Batched so a large test graph does not exhaust transaction memory.
+    while graph.run_write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
+        pass
+
+
+@pytest.fixture
+def graph(session_graph: Graph) -> Iterator[Graph]:
+    """The real server with an empty graph (schema constraints and indexes stay)."""
+    wipe(session_graph)
+    yield session_graph
+
+
+@pytest.fixture
+def shared_samples() -> Path:
+    """../shared/api-samples, or a skip that says why."""
+    path = SHARED / "api-samples"
+    if not path.is_dir():
+        pytest.skip(f"upstream API samples not found at {path} (the shared/ folder is absent)")
+    return path
