@@ -1,0 +1,83 @@
+"""Building blocks of the model: the base node every label shares, and declared links.
+
+A link is an ordinary neomodel relationship (so neomodel, Browser users and our queries see the same
+edge) plus the one thing the ingest engine needs to build it from records: which property of this
+node holds the key of the node at the other end (`via`), and which property of that node it
+matches (`target_key`). Links are created in whichever order the two ends arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from neomodel import (
+    DateTimeNeo4jFormatProperty,
+    RelationshipFrom,
+    RelationshipTo,
+    StringProperty,
+    StructuredNode,
+)
+
+
+class GraphNode(StructuredNode):
+    """Every node: a natural key and the bookkeeping that makes mark-and-sweep safe."""
+
+    __abstract_node__ = True
+
+    uid = StringProperty(unique_index=True, required=True)
+    first_seen = DateTimeNeo4jFormatProperty()
+    last_seen = DateTimeNeo4jFormatProperty()
+    source = StringProperty()  # the collector that wrote it: gardener | aws | gcp | azure | openstack
+    scope = StringProperty(index=True)  # the scope key of the read that last saw it (see Collection)
+    run_id = StringProperty()  # that read's run; a complete read sweeps its scope's other run ids
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """How one declared relationship is resolved from node properties."""
+
+    owner: str  # label of the node holding `via`
+    name: str  # attribute name on the owner class
+    rel: str
+    direction: Literal["out", "in"]  # out: (owner)-[rel]->(target); in: (target)-[rel]->(owner)
+    target: str  # label of the other end
+    via: str  # property on the owner holding the other end's key
+    target_key: str  # property on the target matched against `via`
+
+
+class LinkTo(RelationshipTo):
+    """(this)-[rel]->(target), where this node's `via` property equals the target's `target_key`."""
+
+    def __init__(self, cls_name: str, relation_type: str, *, via: str, target_key: str = "uid",
+                 **kwargs: Any) -> None:
+        super().__init__(cls_name, relation_type, **kwargs)
+        self.via = via
+        self.target_key = target_key
+        self.link_direction: Literal["out", "in"] = "out"
+
+
+class LinkFrom(RelationshipFrom):
+    """(target)-[rel]->(this), where this node's `via` property equals the target's `target_key`."""
+
+    def __init__(self, cls_name: str, relation_type: str, *, via: str, target_key: str = "uid",
+                 **kwargs: Any) -> None:
+        super().__init__(cls_name, relation_type, **kwargs)
+        self.via = via
+        self.target_key = target_key
+        self.link_direction: Literal["out", "in"] = "in"
+
+
+def link_specs(cls: type[GraphNode]) -> list[LinkSpec]:
+    """The resolvable links a node class declares, in declaration order."""
+    specs = []
+    for name, definition in cls.defined_properties(aliases=False, rels=True, properties=False).items():
+        if isinstance(definition, LinkTo | LinkFrom):
+            target = definition._raw_class
+            target_label = target.rsplit(".", 1)[-1] if isinstance(target, str) else target.__label__
+            specs.append(LinkSpec(
+                owner=cls.__label__, name=name, rel=definition.definition["relation_type"],
+                direction=definition.link_direction, target=target_label,
+                via=definition.via, target_key=definition.target_key,
+            ))
+    return specs

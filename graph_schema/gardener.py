@@ -1,0 +1,92 @@
+"""Gardener's side of the graph: Project -> Shoot -> Machine, Seed -> Shoot, Bastions."""
+
+from __future__ import annotations
+
+from neomodel import (
+    ArrayProperty,
+    BooleanProperty,
+    DateTimeNeo4jFormatProperty,
+    RelationshipTo,
+    StringProperty,
+)
+
+from graph_schema.base import GraphNode, LinkFrom, LinkTo
+
+
+class Project(GraphNode):
+    name = StringProperty(index=True)
+    namespace = StringProperty(index=True)
+    owner = StringProperty()
+    purpose = StringProperty()
+    phase = StringProperty()
+    created = DateTimeNeo4jFormatProperty()
+
+    shoots = RelationshipTo("graph_schema.gardener.Shoot", "HAS_SHOOT")
+
+
+class Seed(GraphNode):
+    name = StringProperty(index=True)
+    provider = StringProperty(index=True)
+    region = StringProperty()
+    created = DateTimeNeo4jFormatProperty()
+
+    shoots = RelationshipTo("graph_schema.gardener.Shoot", "HOSTS")
+
+
+class Shoot(GraphNode):
+    name = StringProperty(index=True)
+    namespace = StringProperty(index=True)
+    technical_id = StringProperty(index=True)
+    provider = StringProperty(index=True)
+    region = StringProperty()
+    cloud_profile = StringProperty()
+    seed_name = StringProperty(index=True)
+    hibernated = BooleanProperty(default=False)
+    purpose = StringProperty()
+    created_by = StringProperty()
+    credentials = StringProperty()
+    workers = ArrayProperty(StringProperty())
+    kubernetes_version = StringProperty()
+    created = DateTimeNeo4jFormatProperty()
+    project_ref = StringProperty(index=True)
+    seed_ref = StringProperty(index=True)
+
+    project = LinkFrom("graph_schema.gardener.Project", "HAS_SHOOT", via="project_ref")
+    seed = LinkFrom("graph_schema.gardener.Seed", "HOSTS", via="seed_ref")
+    machines = RelationshipTo("graph_schema.gardener.Machine", "HAS_MACHINE")
+    bastions = RelationshipTo("graph_schema.gardener.Bastion", "HAS_BASTION")
+    owned_instances = RelationshipTo("graph_schema.cloud.Instance", "OWNS_VM")
+    owned_disks = RelationshipTo("graph_schema.cloud.Disk", "OWNS_DISK")
+    owned_ips = RelationshipTo("graph_schema.cloud.IP", "OWNS_IP")
+
+
+class Machine(GraphNode):
+    name = StringProperty(index=True)
+    namespace = StringProperty(index=True)
+    seed_name = StringProperty(index=True)
+    provider_id = StringProperty(index=True)
+    phase = StringProperty()
+    node_name = StringProperty()
+    created = DateTimeNeo4jFormatProperty()
+    shoot_ref = StringProperty(index=True)
+    instance_ref = StringProperty(index=True)
+    instance_name_ref = StringProperty(index=True)
+
+    shoot = LinkFrom("graph_schema.gardener.Shoot", "HAS_MACHINE", via="shoot_ref", target_key="technical_id")
+    # By providerID first; by "<cluster>/<vm name>" only when the machine has no providerID yet.
+    instance = LinkTo("graph_schema.cloud.Instance", "RUNS_ON", via="instance_ref")
+    instance_by_name = LinkTo("graph_schema.cloud.Instance", "RUNS_ON", via="instance_name_ref",
+                              target_key="cluster_name_key")
+
+
+class Bastion(GraphNode):
+    name = StringProperty(index=True)
+    namespace = StringProperty(index=True)
+    shoot_name = StringProperty()
+    seed_name = StringProperty()
+    provider = StringProperty()
+    ingress_ip = StringProperty()
+    created = DateTimeNeo4jFormatProperty()
+    shoot_ref = StringProperty(index=True)
+
+    shoot = LinkFrom("graph_schema.gardener.Shoot", "HAS_BASTION", via="shoot_ref")

@@ -1,0 +1,24 @@
+"""Collection: what the engine knows about each scope's reads, so queries can judge freshness."""
+
+from __future__ import annotations
+
+from neomodel import DateTimeNeo4jFormatProperty, IntegerProperty, StringProperty
+
+from graph_schema.base import GraphNode
+
+
+class Collection(GraphNode):
+    """One node per scope (uid = the scope key). `last_complete_started` only moves forward when a
+    read of the whole scope succeeded; a failed read records `status=failed` and keeps it."""
+
+    kind = StringProperty(index=True)
+    account = StringProperty(index=True)
+    region = StringProperty()
+    status = StringProperty(index=True)  # running | complete | failed
+    started = DateTimeNeo4jFormatProperty()
+    finished = DateTimeNeo4jFormatProperty()
+    last_complete_started = DateTimeNeo4jFormatProperty()
+    last_complete_finished = DateTimeNeo4jFormatProperty()
+    written = IntegerProperty()
+    swept = IntegerProperty()
+    error = StringProperty()

@@ -1,0 +1,84 @@
+"""Cypher generated from the model classes: one upsert statement per label, one sweep statement.
+
+The upsert writes a whole batch in one round trip: MERGE on the natural key, properties replaced
+from the record (`+=` with nulls removes fields that disappeared), then each declared link:
+edges this node owns are brought in line with its reference properties (stale ones deleted,
+missing ones merged if the far end exists), and links other labels declare into this one are
+resolved from their side, so an edge appears whichever end is written first.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from graph_schema.base import LinkSpec
+from graph_schema.registry import links_into, links_of
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _edge(src: str, rel: str, dst: str) -> str:
+    return f"({src})-[:{_q(rel)}]->({dst})"
+
+
+def _owned_link_clauses(label: str) -> list[str]:
+    clauses: list[str] = []
+    groups: dict[tuple[str, str, str], list[LinkSpec]] = {}
+    for spec in links_of(label):
+        groups.setdefault((spec.rel, spec.direction, spec.target), []).append(spec)
+    for (rel, direction, target), specs in groups.items():
+        pattern = (f"(n)-[r:{_q(rel)}]->(t:{_q(target)})" if direction == "out"
+                   else f"(n)<-[r:{_q(rel)}]-(t:{_q(target)})")
+        wanted = " OR ".join(
+            f"coalesce(t.{_q(s.target_key)} = n.{_q(s.via)}, false)" for s in specs
+        )
+        clauses.append(f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n  DELETE r\n}}")
+        for s in specs:
+            edge = _edge("n", rel, "t") if direction == "out" else _edge("t", rel, "n")
+            clauses.append(
+                f"CALL (n) {{\n  MATCH (t:{_q(target)} {{{_q(s.target_key)}: n.{_q(s.via)}}})\n"
+                f"  MERGE {edge}\n}}"
+            )
+    return clauses
+
+
+def _incoming_link_clauses(label: str) -> list[str]:
+    clauses = []
+    for s in links_into(label):
+        edge = _edge("src", s.rel, "n") if s.direction == "out" else _edge("n", s.rel, "src")
+        clauses.append(
+            f"CALL (n) {{\n  MATCH (src:{_q(s.owner)} {{{_q(s.via)}: n.{_q(s.target_key)}}})\n"
+            f"  MERGE {edge}\n}}"
+        )
+    return clauses
+
+
+@cache
+def upsert_query(label: str, extra_label: str | None = None) -> str:
+    lines = [
+        "UNWIND $rows AS row",
+        f"MERGE (n:{_q(label)} {{uid: row.uid}})",
+        "ON CREATE SET n.first_seen = $now",
+        "SET n += row.props, n.last_seen = $now, n.source = $source, n.scope = $scope, n.run_id = $run_id",
+    ]
+    if extra_label:
+        lines.append(f"SET n:{_q(extra_label)}")
+    clauses = _owned_link_clauses(label) + _incoming_link_clauses(label)
+    if clauses:
+        lines.append("WITH n")
+        lines.extend(clauses)
+    lines.append("RETURN count(n) AS written")
+    return "\n".join(lines)
+
+
+@cache
+def sweep_query(label: str) -> str:
+    """Delete, in bounded chunks, nodes of a scope that the current complete run did not see."""
+    return (
+        f"MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
+        "WITH n LIMIT $limit\n"
+        "DETACH DELETE n\n"
+        "RETURN count(*) AS swept"
+    )

@@ -1,0 +1,238 @@
+"""Scope runs: write a scope's records in batches, then sweep only if the whole read succeeded."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from neo4j import ManagedTransaction
+
+from collectors.records import Record
+from collectors.scope import Scope
+from graph_schema.cloud import PROVIDER_LABELS
+from graph_schema.registry import property_names
+from graphinv.db import Graph
+from graphinv.ingest.cypher import sweep_query, upsert_query
+from graphinv.redact import redact
+
+log = logging.getLogger(__name__)
+
+# Rows per UNWIND batch. Chosen from bench/ingest.py on the 2-core reference machine (see README):
+# throughput is flat from 2k to 10k rows and transaction memory stays far below the 1 GiB cap.
+DEFAULT_BATCH_SIZE = 5000
+SWEEP_CHUNK = 10_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True) if value else None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+_checked: set[type[Record]] = set()
+
+
+def record_row(record: Record) -> dict[str, Any]:
+    """A record as a row for the upsert statement: key plus properties."""
+    cls = type(record)
+    if cls not in _checked:
+        unknown = {f.name for f in dataclasses.fields(record)} - property_names(cls.label)
+        if unknown:
+            raise TypeError(f"{cls.__name__} has fields the {cls.label} model does not declare: {sorted(unknown)}")
+        _checked.add(cls)
+    props = {f.name: _value(getattr(record, f.name)) for f in dataclasses.fields(record) if f.name != "uid"}
+    if not record.uid:
+        raise ValueError(f"{cls.__name__} without uid: {props.get('name')!r}")
+    return {"uid": record.uid, "props": props}
+
+
+@dataclass
+class ScopeRunResult:
+    scope: Scope
+    status: str  # complete | failed
+    written: dict[str, int] = field(default_factory=dict)
+    swept: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def total_written(self) -> int:
+        return sum(self.written.values())
+
+    @property
+    def total_swept(self) -> int:
+        return sum(self.swept.values())
+
+
+class BatchWriter:
+    """Buffers records per label and writes each full buffer as one UNWIND statement."""
+
+    def __init__(self, ingest: Ingest, scope_key: str, source: str, run_id: str, now: datetime) -> None:
+        self.ingest = ingest
+        self.params = {"now": now, "source": source, "scope": scope_key, "run_id": run_id}
+        self.written: dict[str, int] = {}
+        self._buffers: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+
+    def write(self, records: Iterable[Record]) -> int:
+        count = 0
+        for record in records:
+            provider = getattr(record, "provider", None)
+            extra = PROVIDER_LABELS.get(provider) if isinstance(provider, str) else None
+            buffer = self._buffers.setdefault((record.label, extra), [])
+            buffer.append(record_row(record))
+            count += 1
+            if len(buffer) >= self.ingest.batch_size:
+                self._flush(record.label, extra)
+        return count
+
+    def _flush(self, label: str, extra: str | None) -> None:
+        rows = self._buffers.get((label, extra))
+        if not rows:
+            return
+        self._buffers[(label, extra)] = []
+        query = upsert_query(label, extra)
+        params = {"rows": rows, **self.params}
+
+        def work(tx: ManagedTransaction) -> int:
+            return int(tx.run(query, params).single(strict=True)["written"])  # type: ignore[arg-type]
+
+        written = self.ingest.graph.write(work)
+        self.ingest.round_trips += 1
+        self.written[label] = self.written.get(label, 0) + written
+
+    def flush(self) -> None:
+        for label, extra in list(self._buffers):
+            self._flush(label, extra)
+
+
+class ScopeRun:
+    """One read of one scope. Use as a context manager: a clean exit completes (and sweeps), an
+    exception marks the scope failed and sweeps nothing; the exception propagates."""
+
+    def __init__(self, ingest: Ingest, scope: Scope) -> None:
+        self.graph = ingest.graph
+        self.scope = scope
+        self.run_id = uuid.uuid4().hex
+        self.started = _now()
+        self.writer = BatchWriter(ingest, scope.key, scope.source, self.run_id, self.started)
+        self.result = ScopeRunResult(scope=scope, status="running", written=self.writer.written)
+        self._closed = False
+        self._record_start()
+
+    def write(self, records: Iterable[Record]) -> int:
+        return self.writer.write(records)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    # -- finishing --------------------------------------------------------------------------
+    def complete(self) -> ScopeRunResult:
+        """The whole scope was read: write what is buffered, sweep what this run did not see."""
+        self.flush()
+        for label in self.scope.labels:
+            swept = 0
+            while True:
+                rows = self.graph.run_write(
+                    sweep_query(label), {"scope": self.scope.key, "run_id": self.run_id, "limit": SWEEP_CHUNK}
+                )
+                swept += rows[0]["swept"]
+                if rows[0]["swept"] < SWEEP_CHUNK:
+                    break
+            self.result.swept[label] = swept
+        self.result.status = "complete"
+        self._record_end()
+        self._closed = True
+        return self.result
+
+    def fail(self, error: BaseException | str) -> ScopeRunResult:
+        """The read did not finish: keep what was written (it is real), delete nothing."""
+        message = redact(error if isinstance(error, str) else f"{type(error).__name__}: {error}")
+        try:
+            self.flush()
+        except Exception as exc:  # the graph itself failing must not hide the original reason
+            log.warning("scope %s: could not write buffered records after failure: %s", self.scope, exc)
+        self.result.status = "failed"
+        self.result.error = message
+        self._record_end()
+        self._closed = True
+        return self.result
+
+    def __enter__(self) -> ScopeRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._closed:
+            return
+        if exc is None:
+            self.complete()
+        else:
+            self.fail(exc)
+
+    # -- the Collection node ----------------------------------------------------------------
+    def _record_start(self) -> None:
+        self.graph.run_write(
+            """
+            MERGE (c:Collection {uid: $key})
+            ON CREATE SET c.first_seen = $now
+            SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
+                c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
+                c.run_id = $run_id, c.last_seen = $now
+            """,
+            self._scope_params(),
+        )
+
+    def _record_end(self) -> None:
+        params = {
+            **self._scope_params(), "finished": _now(), "status": self.result.status,
+            "written": self.result.total_written, "swept": self.result.total_swept,
+            "error": self.result.error,
+        }
+        self.graph.run_write(
+            """
+            MATCH (c:Collection {uid: $key})
+            WHERE c.run_id = $run_id
+            SET c.status = $status, c.finished = $finished, c.written = $written, c.swept = $swept,
+                c.error = $error
+            FOREACH (_ IN CASE WHEN $status = 'complete' THEN [1] ELSE [] END |
+                SET c.last_complete_started = $now, c.last_complete_finished = $finished)
+            """,
+            params,
+        )
+
+    def _scope_params(self) -> dict[str, Any]:
+        s = self.scope
+        return {"key": s.key, "source": s.source, "kind": s.kind, "account": s.account,
+                "region": s.region, "now": self.started, "run_id": self.run_id}
+
+
+class Ingest:
+    """Entry point of the engine for one graph."""
+
+    def __init__(self, graph: Graph, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        self.graph = graph
+        self.batch_size = batch_size
+        self.round_trips = 0  # upsert statements sent; tests and benchmarks read it
+
+    def scope(self, scope: Scope) -> ScopeRun:
+        return ScopeRun(self, scope)
+
+    def write_context(self, scope: Scope, records: Iterable[Record]) -> None:
+        """Upsert records that frame a scope (its account and region); no scope ever sweeps them."""
+        writer = BatchWriter(self, f"{scope.source}:{scope.account}:context", scope.source, "context", _now())
+        writer.write(records)
+        writer.flush()

@@ -1,0 +1,252 @@
+"""The ingest engine on the real server: idempotence, links in any order, and safe sweeping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from collectors.records import (
+    CloudAccountRecord,
+    DiskRecord,
+    InstanceRecord,
+    IPRecord,
+    MachineRecord,
+    ShootRecord,
+)
+from collectors.scope import Scope
+from graph_schema.registry import NODE_CLASSES, links_into, links_of
+from graphinv.config import Neo4jConnection
+from graphinv.db import Graph
+from graphinv.ingest import Ingest, install_schema
+from tests.tcp_proxy import CuttingProxy
+
+INSTANCES = Scope("aws", "111", "eu-west-1", "Instance")
+DISKS = Scope("aws", "111", "eu-west-1", "Disk")
+MACHINES = Scope("gardener", "seed-a", "global", "Machine")
+
+
+@pytest.fixture
+def ingest(graph: Graph) -> Ingest:
+    install_schema(graph)
+    return Ingest(graph, batch_size=3)
+
+
+def inst(uid: str, **kw: object) -> InstanceRecord:
+    base: dict[str, object] = dict(provider="aws", account_id="111", region="eu-west-1", name=f"vm-{uid}",
+                                   state="running", status="running", account_ref="aws:111")
+    base.update(kw)
+    return InstanceRecord(uid=uid, **base)  # type: ignore[arg-type]
+
+
+def disk(uid: str, instance: str | None, **kw: object) -> DiskRecord:
+    return DiskRecord(uid=uid, provider="aws", account_id="111", region="eu-west-1", size_gb=10,
+                      attached=instance is not None, instance_ref=instance, **kw)  # type: ignore[arg-type]
+
+
+def snapshot(graph: Graph) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    nodes = graph.run_read(
+        "MATCH (n) WHERE NOT n:Collection RETURN labels(n) AS labels, n.uid AS uid, "
+        "properties(n) AS props ORDER BY uid"
+    )
+    for row in nodes:
+        props = dict(row["props"])  # type: ignore[call-overload]
+        for volatile in ("last_seen", "first_seen", "run_id"):
+            props.pop(volatile, None)
+        row["props"] = props
+        row["labels"] = sorted(row["labels"])  # type: ignore[type-var]
+    edges = graph.run_read(
+        "MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS rel, b.uid AS b ORDER BY a, rel, b"
+    )
+    return nodes, edges
+
+
+def test_constraints_and_indexes_come_from_the_model(ingest: Ingest, graph: Graph) -> None:
+    constraints = graph.run_read(
+        "SHOW CONSTRAINTS YIELD type, labelsOrTypes, properties RETURN type, labelsOrTypes[0] AS label, "
+        "properties AS props"
+    )
+    unique = {(c["label"], tuple(c["props"])) for c in constraints if c["type"] == "UNIQUENESS"}
+    for cls in NODE_CLASSES:
+        assert (cls.__label__, ("uid",)) in unique, f"no uniqueness constraint on {cls.__label__}.uid"
+    indexed = {
+        (i["label"], tuple(i["props"]))
+        for i in graph.run_read(
+            "SHOW INDEXES YIELD labelsOrTypes, properties WHERE labelsOrTypes IS NOT NULL "
+            "RETURN labelsOrTypes[0] AS label, properties AS props"
+        )
+    }
+    # Every link must be resolvable by index from both ends, or ingest degrades to label scans.
+    for cls in NODE_CLASSES:
+        for spec in links_of(cls.__label__):
+            assert (spec.owner, (spec.via,)) in indexed, f"{spec.owner}.{spec.via} not indexed"
+            assert (spec.target, (spec.target_key,)) in indexed, f"{spec.target}.{spec.target_key} not indexed"
+        assert (cls.__label__, ("scope",)) in indexed
+    install_schema(graph)  # a second install is a no-op, not an error
+
+
+def test_ingest_twice_gives_the_same_graph(ingest: Ingest, graph: Graph) -> None:
+    def load() -> None:
+        ingest.write_context(INSTANCES, [CloudAccountRecord(uid="aws:111", provider="aws", account_id="111")])
+        with ingest.scope(INSTANCES) as run:
+            run.write(inst(f"i-{n}", tags={"Name": f"vm-{n}", "team": "a"},
+                           created=datetime(2026, 1, 1, tzinfo=UTC)) for n in range(7))
+        with ingest.scope(DISKS) as run:
+            run.write(disk(f"vol-{n}", f"i-{n}") for n in range(7))
+
+    load()
+    first = snapshot(graph)
+    load()
+    assert snapshot(graph) == first
+    nodes, edges = first
+    assert len([n for n in nodes if "Instance" in n["labels"]]) == 7  # type: ignore[operator]
+    assert sum(1 for e in edges if e["rel"] == "HAS_DISK") == 7
+    assert sum(1 for e in edges if e["rel"] == "OWNS") == 7
+    aws_labels = graph.run_read("MATCH (n:Instance:AWS) RETURN count(n) AS c")[0]["c"]
+    assert aws_labels == 7
+    tags = graph.run_read("MATCH (n:Instance {uid: 'i-3'}) RETURN n.tags AS tags, n.created AS created")[0]
+    assert tags["tags"] == '{"Name": "vm-3", "team": "a"}'
+    assert tags["created"].year == 2026
+
+
+def test_one_round_trip_per_batch_not_per_row(ingest: Ingest) -> None:
+    with ingest.scope(INSTANCES) as run:
+        run.write(inst(f"i-{n}") for n in range(10))
+    assert ingest.round_trips == 4  # batches of 3: 3 + 3 + 3 + 1
+
+
+def test_complete_scope_sweeps_only_its_own_unseen_nodes(ingest: Ingest, graph: Graph) -> None:
+    other_region = Scope("aws", "111", "eu-central-1", "Instance")
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2"), inst("i-3")])
+    with ingest.scope(other_region) as run:
+        run.write([inst("i-9", region="eu-central-1")])
+    with ingest.scope(DISKS) as run:
+        run.write([disk("vol-2", "i-2")])
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-3")])
+    assert run.result.swept == {"Instance": 1}
+    uids = {r["uid"] for r in graph.run_read("MATCH (i:Instance) RETURN i.uid AS uid")}
+    assert uids == {"i-1", "i-3", "i-9"}
+    # The disk of the swept VM stays (its own scope did not run) but has lost its edge.
+    assert graph.run_read("MATCH (d:Disk {uid: 'vol-2'}) RETURN exists((d)<-[:HAS_DISK]-()) AS e") == [{"e": False}]
+    collection = graph.run_read(
+        "MATCH (c:Collection {uid: $k}) RETURN c.status AS status, c.swept AS swept, c.written AS written",
+        {"k": INSTANCES.key},
+    )
+    assert collection == [{"status": "complete", "swept": 1, "written": 2}]
+
+
+def _then_fail(records: list[InstanceRecord]) -> Iterator[InstanceRecord]:
+    yield from records
+    raise ConnectionError("region answered 503 after two pages; password=hunter2")
+
+
+def test_failed_or_partial_read_deletes_nothing(ingest: Ingest, graph: Graph) -> None:
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2"), inst("i-3"), inst("i-4")])
+    first = graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.last_complete_started AS t",
+                           {"k": INSTANCES.key})[0]["t"]
+    # A read that fails before yielding anything.
+    with pytest.raises(PermissionError), ingest.scope(INSTANCES) as run:
+        raise PermissionError("AccessDenied")
+    # A read that yields part of the scope, then fails.
+    with pytest.raises(ConnectionError), ingest.scope(INSTANCES) as run:
+        run.write(_then_fail([inst("i-1", state="stopped")]))
+    rows = graph.run_read("MATCH (i:Instance) RETURN i.uid AS uid, i.state AS state ORDER BY uid")
+    assert [r["uid"] for r in rows] == ["i-1", "i-2", "i-3", "i-4"]
+    assert rows[0]["state"] == "stopped"  # what the partial read did see is real and kept
+    c = graph.run_read(
+        "MATCH (c:Collection {uid: $k}) RETURN c.status AS status, c.error AS error, "
+        "c.last_complete_started AS t", {"k": INSTANCES.key},
+    )[0]
+    assert c["status"] == "failed"
+    assert "503" in c["error"] and "hunter2" not in c["error"]
+    assert c["t"] == first  # freshness still says when the scope was last read completely
+
+
+def test_links_appear_whichever_end_arrives_first(ingest: Ingest, graph: Graph) -> None:
+    shoots = Scope("gardener", "garden", "global", "Shoot")
+    # Machine and disk before their instance; instance before its shoot.
+    with ingest.scope(MACHINES) as run:
+        run.write([
+            MachineRecord(uid="seed-a/shoot--p--s/m1", name="m1", namespace="shoot--p--s", seed_name="seed-a",
+                          shoot_ref="shoot--p--s", instance_ref="i-1"),
+            MachineRecord(uid="seed-a/shoot--p--s/m2", name="m2", namespace="shoot--p--s", seed_name="seed-a",
+                          shoot_ref="shoot--p--s", instance_name_ref="shoot--p--s/m2"),
+        ])
+    with ingest.scope(DISKS) as run:
+        run.write([disk("vol-1", "i-1")])
+    with ingest.scope(INSTANCES) as run:
+        run.write([
+            inst("i-1", cluster="shoot--p--s", shoot_ref="shoot--p--s", cluster_name_key="shoot--p--s/m1"),
+            inst("i-2", cluster="shoot--p--s", shoot_ref="shoot--p--s", cluster_name_key="shoot--p--s/m2"),
+            # Same name, other cluster: must not be taken for m2's VM.
+            inst("i-3", name="m2", cluster="shoot--q--s", shoot_ref="shoot--q--s",
+                 cluster_name_key="shoot--q--s/m2"),
+        ])
+    with ingest.scope(shoots) as run:
+        run.write([ShootRecord(uid="garden-p/s", name="s", namespace="garden-p", technical_id="shoot--p--s")])
+    edges = {(e["a"], e["rel"], e["b"]) for e in graph.run_read(
+        "MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS rel, b.uid AS b")}
+    assert edges == {
+        ("seed-a/shoot--p--s/m1", "RUNS_ON", "i-1"),
+        ("seed-a/shoot--p--s/m2", "RUNS_ON", "i-2"),
+        ("i-1", "HAS_DISK", "vol-1"),
+        ("garden-p/s", "HAS_MACHINE", "seed-a/shoot--p--s/m1"),
+        ("garden-p/s", "HAS_MACHINE", "seed-a/shoot--p--s/m2"),
+        ("garden-p/s", "OWNS_VM", "i-1"),
+        ("garden-p/s", "OWNS_VM", "i-2"),
+    }
+
+
+def test_changed_references_move_edges(ingest: Ingest, graph: Graph) -> None:
+    ips = Scope("aws", "111", "eu-west-1", "IP")
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2")])
+    with ingest.scope(ips) as run:
+        run.write([IPRecord(uid="eipalloc-1", provider="aws", account_id="111", instance_ref="i-1", attached=True)])
+    with ingest.scope(ips) as run:  # re-associated to another VM
+        run.write([IPRecord(uid="eipalloc-1", provider="aws", account_id="111", instance_ref="i-2", attached=True)])
+    assert graph.run_read("MATCH (i)-[:HAS_IP]->(:IP) RETURN i.uid AS uid") == [{"uid": "i-2"}]
+    with ingest.scope(ips) as run:  # disassociated
+        run.write([IPRecord(uid="eipalloc-1", provider="aws", account_id="111")])
+    assert graph.run_read("MATCH ()-[r:HAS_IP]->() RETURN count(r) AS c") == [{"c": 0}]
+    assert graph.run_read("MATCH (p:IP) RETURN p.instance_ref AS ref, p.attached AS a") == [{"ref": None, "a": False}]
+
+
+def test_unknown_record_fields_are_refused(ingest: Ingest) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Odd(InstanceRecord):
+        colour: str = "blue"
+
+    with pytest.raises(TypeError, match="colour"), ingest.scope(INSTANCES) as run:
+        run.write([Odd(uid="i-1")])
+
+
+def test_lost_connection_mid_batch_is_retried_whole(graph: Graph, neo4j_connection: Neo4jConnection) -> None:
+    install_schema(graph)
+    port = int(neo4j_connection.uri.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, cut_on=b"UNWIND $rows", cuts=1)
+    try:
+        with Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{proxy.port}")) as flaky:
+            ingest = Ingest(flaky, batch_size=50)
+            with ingest.scope(INSTANCES) as run:
+                run.write(inst(f"i-{n}") for n in range(120))
+    finally:
+        proxy.close()
+    assert proxy.cuts_done == 1
+    assert graph.run_read("MATCH (i:Instance) RETURN count(i) AS c") == [{"c": 120}]
+    assert graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s", {"k": INSTANCES.key}) == [
+        {"s": "complete"}
+    ]
+
+
+def test_every_link_target_has_a_reverse_resolution() -> None:
+    # A link declared on one class must be found from the other end too (late arrival).
+    for cls in NODE_CLASSES:
+        for spec in links_of(cls.__label__):
+            assert spec in links_into(spec.target)
