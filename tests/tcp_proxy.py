@@ -6,6 +6,7 @@ transaction, and the graph must end up as if nothing happened.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -56,10 +57,8 @@ class CuttingProxy:
             pass
         finally:
             for sock in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
 
     def close(self) -> None:
