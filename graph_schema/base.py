@@ -44,16 +44,20 @@ class LinkSpec:
     target: str  # label of the other end
     via: str  # property on the owner holding the other end's key
     target_key: str  # property on the target matched against `via`
+    # When set, a missing far end is created (for plain value nodes such as regions): target
+    # property -> owner property it is copied from.
+    create_missing: tuple[tuple[str, str], ...] = ()
 
 
 class LinkTo(RelationshipTo):
     """(this)-[rel]->(target), where this node's `via` property equals the target's `target_key`."""
 
     def __init__(self, cls_name: str, relation_type: str, *, via: str, target_key: str = "uid",
-                 **kwargs: Any) -> None:
+                 create_missing: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(cls_name, relation_type, **kwargs)
         self.via = via
         self.target_key = target_key
+        self.create_missing = tuple((create_missing or {}).items())
         self.link_direction: Literal["out", "in"] = "out"
 
 
@@ -61,10 +65,11 @@ class LinkFrom(RelationshipFrom):
     """(target)-[rel]->(this), where this node's `via` property equals the target's `target_key`."""
 
     def __init__(self, cls_name: str, relation_type: str, *, via: str, target_key: str = "uid",
-                 **kwargs: Any) -> None:
+                 create_missing: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(cls_name, relation_type, **kwargs)
         self.via = via
         self.target_key = target_key
+        self.create_missing = tuple((create_missing or {}).items())
         self.link_direction: Literal["out", "in"] = "in"
 
 
@@ -79,5 +84,6 @@ def link_specs(cls: type[GraphNode]) -> list[LinkSpec]:
                 owner=cls.__label__, name=name, rel=definition.definition["relation_type"],
                 direction=definition.link_direction, target=target_label,
                 via=definition.via, target_key=definition.target_key,
+                create_missing=definition.create_missing,
             ))
     return specs

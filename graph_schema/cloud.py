@@ -19,6 +19,10 @@ from neomodel import (
 from graph_schema.base import GraphNode, LinkFrom, LinkTo
 
 PROVIDER_LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "openstack": "OpenStack"}
+# Accounts and regions are plain value nodes: a resource that names one it is the first to see
+# creates it (collectors may still send CloudAccount/Region records with more detail).
+ACCOUNT_FROM = {"provider": "provider", "account_id": "account_id"}
+REGION_FROM = {"provider": "provider", "name": "region"}
 
 
 class CloudAccount(GraphNode):
@@ -65,8 +69,8 @@ class Instance(CloudResource):
     provider_id = StringProperty(index=True)
     cluster_name_key = StringProperty(index=True)
 
-    account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref")
-    located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref")
+    account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
+    located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)
     shoot = LinkFrom("graph_schema.gardener.Shoot", "OWNS_VM", via="shoot_ref", target_key="technical_id")
     disks = RelationshipTo("graph_schema.cloud.Disk", "HAS_DISK")
     ips = RelationshipTo("graph_schema.cloud.IP", "HAS_IP")
@@ -82,8 +86,8 @@ class Disk(CloudResource):
     last_detached = DateTimeNeo4jFormatProperty()
     instance_ref = StringProperty(index=True)
 
-    account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref")
-    located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref")
+    account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
+    located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)
     shoot = LinkFrom("graph_schema.gardener.Shoot", "OWNS_DISK", via="shoot_ref", target_key="technical_id")
     instance = LinkFrom("graph_schema.cloud.Instance", "HAS_DISK", via="instance_ref")
 
@@ -96,7 +100,7 @@ class IP(CloudResource):
     attached_to = StringProperty()
     instance_ref = StringProperty(index=True)
 
-    account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref")
-    located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref")
+    account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
+    located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)
     shoot = LinkFrom("graph_schema.gardener.Shoot", "OWNS_IP", via="shoot_ref", target_key="technical_id")
     instance = LinkFrom("graph_schema.cloud.Instance", "HAS_IP", via="instance_ref")

@@ -198,6 +198,10 @@ def test_links_appear_whichever_end_arrives_first(ingest: Ingest, graph: Graph) 
         ("garden-p/s", "HAS_MACHINE", "seed-a/shoot--p--s/m2"),
         ("garden-p/s", "OWNS_VM", "i-1"),
         ("garden-p/s", "OWNS_VM", "i-2"),
+        # The account node is created from the instances' account_ref.
+        ("aws:111", "OWNS", "i-1"),
+        ("aws:111", "OWNS", "i-2"),
+        ("aws:111", "OWNS", "i-3"),
     }
 
 
@@ -250,3 +254,23 @@ def test_every_link_target_has_a_reverse_resolution() -> None:
     for cls in NODE_CLASSES:
         for spec in links_of(cls.__label__):
             assert spec in links_into(spec.target)
+
+
+def test_accounts_and_regions_are_created_from_references(ingest: Ingest, graph: Graph) -> None:
+    scope = Scope("gcp", "proj-a", "global", "Disk")
+    with ingest.scope(scope) as run:
+        run.write([DiskRecord(uid="projects/proj-a/zones/europe-west1-b/disks/d1", provider="gcp",
+                              account_id="proj-a", region="europe-west1", account_ref="gcp:proj-a",
+                              region_ref="gcp:europe-west1")])
+    rows = graph.run_read(
+        "MATCH (a:CloudAccount)-[:OWNS]->(d:Disk)-[:IN_REGION]->(r:Region) "
+        "RETURN a.uid AS a, a.account_id AS acct, r.uid AS r, r.name AS name, r.provider AS provider"
+    )
+    assert rows == [{"a": "gcp:proj-a", "acct": "proj-a", "r": "gcp:europe-west1", "name": "europe-west1",
+                     "provider": "gcp"}]
+    # A second scope naming the same region reuses the node.
+    with ingest.scope(Scope("gcp", "proj-b", "global", "Disk")) as run:
+        run.write([DiskRecord(uid="projects/proj-b/zones/europe-west1-c/disks/d2", provider="gcp",
+                              account_id="proj-b", region="europe-west1", account_ref="gcp:proj-b",
+                              region_ref="gcp:europe-west1")])
+    assert graph.run_read("MATCH (r:Region) RETURN count(r) AS c") == [{"c": 1}]

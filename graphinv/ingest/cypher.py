@@ -37,10 +37,16 @@ def _owned_link_clauses(label: str) -> list[str]:
         clauses.append(f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n  DELETE r\n}}")
         for s in specs:
             edge = _edge("n", rel, "t") if direction == "out" else _edge("t", rel, "n")
-            clauses.append(
-                f"CALL (n) {{\n  MATCH (t:{_q(target)} {{{_q(s.target_key)}: n.{_q(s.via)}}})\n"
-                f"  MERGE {edge}\n}}"
-            )
+            find = f"(t:{_q(target)} {{{_q(s.target_key)}: n.{_q(s.via)}}})"
+            if s.create_missing:
+                copies = ", ".join(f"t.{_q(tp)} = n.{_q(op)}" for tp, op in s.create_missing)
+                clauses.append(
+                    f"CALL (n) {{\n  WITH n WHERE n.{_q(s.via)} IS NOT NULL\n  MERGE {find}\n"
+                    f"  ON CREATE SET {copies}, t.first_seen = $now, t.last_seen = $now, t.source = $source\n"
+                    f"  MERGE {edge}\n}}"
+                )
+            else:
+                clauses.append(f"CALL (n) {{\n  MATCH {find}\n  MERGE {edge}\n}}")
     return clauses
 
 

@@ -1,0 +1,142 @@
+"""The orphan report: the shipped queries run in order, with age and an estimated monthly cost."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graphinv.db import Graph
+from graphinv.queries import load_query
+
+KINDS = ("instance", "disk", "ip")
+HOURS_PER_MONTH = 730
+DEFAULT_STALENESS = timedelta(hours=6)
+
+
+def parse_duration(text: str) -> timedelta:
+    """`7d`, `12h`, `30m`, `90s`, `2w`, or combinations like `1d12h`."""
+    units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+    parts = re.findall(r"(\d+)\s*([wdhms])", text.strip().lower())
+    if not parts or "".join(n + u for n, u in parts) != re.sub(r"\s+", "", text.strip().lower()):
+        raise ValueError(f"{text!r} is not a duration like 7d, 12h, 30m or 1d12h")
+    return timedelta(seconds=sum(int(n) * units[u] for n, u in parts))
+
+
+@dataclass
+class OrphanFilter:
+    provider: str | None = None
+    kind: str | None = None
+    account: str | None = None
+    project: str | None = None
+    older_than: timedelta | None = None
+    max_staleness: timedelta = DEFAULT_STALENESS
+
+
+class PriceTable:
+    """Estimated monthly cost per resource from a small YAML table (see graphinv/prices.yaml)."""
+
+    def __init__(self, table: dict[str, Any]) -> None:
+        self.table = table
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> PriceTable:
+        if path:
+            return cls(yaml.safe_load(Path(path).read_text()) or {})
+        return cls(yaml.safe_load(resources.files("graphinv").joinpath("prices.yaml").read_text()))
+
+    def monthly(self, row: dict[str, Any]) -> float | None:
+        prices = self.table.get(row.get("provider") or "")
+        if not prices:
+            return None
+        kind = row.get("kind")
+        if kind == "instance":
+            if row.get("state") in ("stopped", "deallocated", "shutoff", "terminated"):
+                return 0.0  # stopped VMs cost their disks, which are listed on their own
+            hourly = prices.get("hourly", {})
+            rate = hourly.get((row.get("instance_type") or "").lower(), hourly.get("default"))
+            return None if rate is None else round(rate * HOURS_PER_MONTH, 2)
+        if kind == "disk":
+            per_gb = prices.get("disk_gb_month", {})
+            rate = per_gb.get((row.get("disk_type") or "").lower(), per_gb.get("default"))
+            size = row.get("size_gb")
+            return None if rate is None or size is None else round(rate * size, 2)
+        if kind == "ip":
+            rate = prices.get("ip_month")
+            return None if rate is None else round(float(rate), 2)
+        return None
+
+
+def _params(f: OrphanFilter, now: datetime) -> dict[str, Any]:
+    return {
+        "provider": f.provider, "account": f.account, "project": f.project,
+        "cutoff": now - f.older_than if f.older_than else None,
+        "fresh_after": now - f.max_staleness,
+    }
+
+
+def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> list[dict[str, Any]]:
+    for row in rows:
+        created = row.get("created")
+        native = created.to_native() if hasattr(created, "to_native") else created
+        row["created"] = native.isoformat() if native else None
+        first = row.get("first_seen")
+        first_native = first.to_native() if hasattr(first, "to_native") else first
+        row["first_seen"] = first_native.isoformat() if first_native else None
+        row["age_days"] = round((now - native).total_seconds() / 86400, 1) if native else None
+        shoot = row.get("shoot") or ""
+        parts = shoot.split("--")
+        row["project"] = parts[1] if len(parts) >= 3 and parts[0] == "shoot" else None
+        row["est_monthly_cost_usd"] = prices.monthly(row)
+    return rows
+
+
+def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None,
+                  include_informational: bool = False) -> list[dict[str, Any]]:
+    """Orphans and unverified candidates, instances first; disks and IPs of orphan VMs included."""
+    now = datetime.now(UTC)
+    prices = prices or PriceTable.load()
+    params = _params(f, now)
+    instances = load_query("orphan_instances").run(graph, **params)
+    orphan_vms = [r["uid"] for r in instances if r["verdict"] == "orphan"]
+    rows: list[dict[str, Any]] = []
+    if f.kind in (None, "instance"):
+        rows += instances
+    if f.kind in (None, "disk"):
+        rows += load_query("orphan_disks").run(graph, **params, orphan_instances=orphan_vms)
+        if include_informational:
+            rows += load_query("unattached_disks").run(
+                graph, provider=f.provider, account=f.account, project=f.project, cutoff=params["cutoff"])
+    if f.kind in (None, "ip"):
+        rows += load_query("orphan_ips").run(graph, **params, orphan_instances=orphan_vms)
+    return _finish(rows, now, prices)
+
+
+def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:
+    rows = load_query("unowned_resources").run(graph, provider=f.provider, account=f.account, kind=f.kind)
+    return _finish(rows, datetime.now(UTC), prices or PriceTable.load())
+
+
+def freshness(graph: Graph, source: str | None = None) -> list[dict[str, Any]]:
+    """Each scope's last read and last complete read, oldest complete first."""
+    rows = graph.run_read(
+        """
+        MATCH (c:Collection)
+        WHERE $source IS NULL OR c.source = $source
+        RETURN c.uid AS scope, c.source AS source, c.kind AS kind, c.status AS status,
+               c.last_complete_finished AS last_complete, c.finished AS last_run, c.error AS error,
+               c.written AS written, c.swept AS swept
+        ORDER BY last_complete, scope
+        """,
+        {"source": source},
+    )
+    for row in rows:
+        for key in ("last_complete", "last_run"):
+            value = row[key]
+            row[key] = value.to_native().isoformat() if value is not None else None
+    return rows

@@ -1,0 +1,42 @@
+// name: orphan_disks
+// description: Disks nobody needs: unattached disks whose shoot no longer exists, and disks attached
+//   only to orphan VMs (pass the orphan instances' uids as $orphan_instances). Unattached disks of
+//   live shoots are not orphans (see unattached_disks). A disk is `unverified` when its own scope or
+//   the shoots were not read completely and recently.
+// params: provider, account, project, cutoff, fresh_after, orphan_instances
+// index: Disk(attached) seek; Instance(uid) seeks for the orphan VMs; Collection(uid) seeks
+CALL () {
+  MATCH (d:Disk)
+  WHERE d.attached = false AND d.cluster IS NOT NULL
+    AND NOT EXISTS { (:Instance)-[:HAS_DISK]->(d) }
+    AND NOT EXISTS { (:Shoot)-[:OWNS_DISK]->(d) }
+  OPTIONAL MATCH (shoots:Collection {uid: 'gardener:garden:global:Shoot'})
+  WITH d, coalesce(d.created, d.first_seen) AS born, shoots
+  RETURN d, born, 'unattached and its shoot no longer exists' AS reason,
+    CASE
+      WHEN shoots.last_complete_started IS NULL OR shoots.last_complete_started < $fresh_after
+        THEN 'shoots were not read completely and recently'
+      WHEN born >= shoots.last_complete_started THEN 'the disk is newer than the last complete read of shoots'
+    END AS doubt
+  UNION
+  UNWIND $orphan_instances AS orphan
+  MATCH (:Instance {uid: orphan})-[:HAS_DISK]->(d:Disk)
+  WHERE NOT EXISTS { MATCH (other:Instance)-[:HAS_DISK]->(d) WHERE NOT other.uid IN $orphan_instances }
+  RETURN DISTINCT d, coalesce(d.created, d.first_seen) AS born, 'attached only to orphan VMs' AS reason,
+    null AS doubt
+}
+WITH d, born, reason, doubt
+WHERE ($provider IS NULL OR d.provider = $provider)
+  AND ($account IS NULL OR d.account_id = $account)
+  AND ($project IS NULL OR d.cluster STARTS WITH 'shoot--' + $project + '--')
+  AND ($cutoff IS NULL OR born <= $cutoff)
+OPTIONAL MATCH (own:Collection {uid: d.scope})
+WITH d, born, reason,
+  CASE WHEN own.last_complete_started IS NULL OR own.last_complete_started < $fresh_after
+       THEN 'its own scope ' + d.scope + ' was not read completely and recently' ELSE doubt END AS doubt
+RETURN
+  CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict, coalesce(doubt, reason) AS reason,
+  'disk' AS kind, d.provider AS provider, d.uid AS uid, d.name AS name, d.account_id AS account,
+  d.region AS region, d.zone AS zone, d.state AS state, d.cluster AS shoot, null AS instance_type,
+  d.size_gb AS size_gb, d.disk_type AS disk_type, null AS address, born AS created, d.first_seen AS first_seen
+ORDER BY provider, account, uid

@@ -1,0 +1,44 @@
+// name: orphan_instances
+// description: Gardener-owned VMs (they carry a shoot's cluster tag/label) that no Machine runs on.
+//   A VM is called an orphan only when the reads that could prove otherwise are complete and recent
+//   and began after the VM existed: its own scope, the shoots (if its shoot is gone) and the machines
+//   of its shoot's seed. Otherwise it is reported as `unverified`, with the reason. Bastions,
+//   terminated VMs and VMs of hibernated shoots are never called orphans.
+// params: provider, account, project, cutoff, fresh_after
+// index: Instance(cluster) scan or Instance(provider)/Instance(account_id) seek; Collection(uid) seeks
+MATCH (i:Instance)
+WHERE i.cluster IS NOT NULL
+  AND ($provider IS NULL OR i.provider = $provider)
+  AND ($account IS NULL OR i.account_id = $account)
+  AND ($project IS NULL OR i.cluster STARTS WITH 'shoot--' + $project + '--')
+  AND coalesce(i.role, 'node') <> 'bastion'
+  AND NOT coalesce(i.status, 'unknown') IN ['terminated', 'shutting-down']
+  AND NOT EXISTS { (:Machine)-[:RUNS_ON]->(i) }
+WITH i, coalesce(i.created, i.first_seen) AS born
+WHERE $cutoff IS NULL OR born <= $cutoff
+OPTIONAL MATCH (s:Shoot)-[:OWNS_VM]->(i)
+OPTIONAL MATCH (own:Collection {uid: i.scope})
+OPTIONAL MATCH (shoots:Collection {uid: 'gardener:garden:global:Shoot'})
+OPTIONAL MATCH (machines:Collection {uid: 'gardener:' + s.seed_name + ':global:Machine'})
+WITH i, s, born,
+  CASE
+    WHEN own.last_complete_started IS NULL OR own.last_complete_started < $fresh_after
+      THEN 'its own scope ' + i.scope + ' was not read completely and recently'
+    WHEN s IS NULL AND (shoots.last_complete_started IS NULL OR shoots.last_complete_started < $fresh_after)
+      THEN 'shoots were not read completely and recently'
+    WHEN s IS NULL AND born >= shoots.last_complete_started
+      THEN 'the VM is newer than the last complete read of shoots'
+    WHEN s IS NOT NULL AND s.hibernated
+      THEN 'its shoot is hibernated (a VM left after hibernation needs a human look)'
+    WHEN s IS NOT NULL AND (machines.last_complete_started IS NULL OR machines.last_complete_started < $fresh_after)
+      THEN 'the machines of seed ' + coalesce(s.seed_name, '?') + ' were not read completely and recently'
+    WHEN s IS NOT NULL AND born >= machines.last_complete_started
+      THEN 'the VM is newer than the last complete read of its seed''s machines'
+  END AS doubt
+RETURN
+  CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict,
+  coalesce(doubt, CASE WHEN s IS NULL THEN 'its shoot no longer exists' ELSE 'no Machine runs on it' END) AS reason,
+  'instance' AS kind, i.provider AS provider, i.uid AS uid, i.name AS name, i.account_id AS account,
+  i.region AS region, i.zone AS zone, i.state AS state, i.cluster AS shoot, i.instance_type AS instance_type,
+  null AS size_gb, null AS disk_type, i.public_ip AS address, born AS created, i.first_seen AS first_seen
+ORDER BY provider, account, uid
