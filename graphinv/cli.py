@@ -1,18 +1,20 @@
-"""The `graphinv` command line: one typer app, one sub-app per concern."""
+"""The `graphinv` command line: one typer app; each concern lives in graphinv/commands/."""
 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from graphinv import __version__
-from graphinv.config import Config, ConfigError, load_config
-from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jError
+from graphinv.commands import collect as collect_cmd
+from graphinv.commands import demo as demo_cmd
+from graphinv.commands import neo4j as neo4j_cmd
+from graphinv.commands import orphans as orphans_cmd
+from graphinv.commands.common import State, out
+from graphinv.sim.cli import sim_app
 
 app = typer.Typer(
     help="graphinv: which cloud resources belong to which Gardener project, shoot and machine, "
@@ -20,28 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-neo4j_app = typer.Typer(help="Run a local Neo4j 5.26 server without Docker.", no_args_is_help=True)
-app.add_typer(neo4j_app, name="neo4j")
-
-out = Console()
-err = Console(stderr=True)
-
-
-class State:
-    config_path: Path | None = None
-
-
-def _config() -> Config:
-    try:
-        return load_config(State.config_path)
-    except ConfigError as exc:
-        fail(str(exc))
-        raise  # unreachable; keeps type checkers content
-
-
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -52,58 +32,40 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="YAML config file (default: $GRAPHINV_CONFIG or ./graphinv.yaml)")
-    ] = None,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="YAML config file (default: $GRAPHINV_CONFIG or ./graphinv.yaml)")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     State.config_path = config
 
 
-# -- neo4j ------------------------------------------------------------------------------------
-def _local() -> LocalNeo4j:
-    return LocalNeo4j(_config().local_neo4j)
+app.add_typer(neo4j_cmd.app, name="neo4j")
+app.command()(collect_cmd.collect)
+app.command()(orphans_cmd.orphans)
+app.command()(orphans_cmd.query)
+app.command()(collect_cmd.stats)
+app.command()(demo_cmd.demo)
+app.add_typer(sim_app, name="sim", help="Generate and serve simulated landscapes (for demos, tests, benchmarks).")
+
+_LATER = {
+    "scheduler": "Run collectors and alert scripts on schedules (issue: scheduler, alerts and metrics).",
+    "serve": "Serve the GraphQL API (issue: GraphQL API).",
+    "alerts": "List and run scheduled Cypher alert scripts (issue: scheduler, alerts and metrics).",
+}
 
 
-@neo4j_app.command("install")
-def neo4j_install() -> None:
-    """Fetch Neo4j's jars with Maven into the cache (start does this on its own)."""
-    server = _local()
-    try:
-        spent = server.install()
-    except LocalNeo4jError as exc:
-        fail(str(exc))
-    out.print(f"Neo4j jars in {server.lib_dir}" + (f" (resolved in {spent:.1f} s)" if spent else " (cached)"))
+def _not_yet(name: str, help_text: str) -> None:
+    def command() -> None:
+        out.print(f"`graphinv {name}` is not built yet. {help_text}")
+        raise typer.Exit(2)
+
+    command.__doc__ = f"(not built yet) {help_text}"
+    app.command(name)(command)
 
 
-@neo4j_app.command("start")
-def neo4j_start() -> None:
-    """Start the local server (no-op when it already runs) and wait until Bolt answers."""
-    server = _local()
-    started = time.monotonic()
-    try:
-        status = server.start()
-    except LocalNeo4jError as exc:
-        fail(str(exc))
-    out.print(f"Neo4j {status.describe()} [{time.monotonic() - started:.1f} s]", highlight=False)
-
-
-@neo4j_app.command("stop")
-def neo4j_stop() -> None:
-    """Stop the local server cleanly (SIGTERM, wait for shutdown)."""
-    stopped = _local().stop()
-    out.print("Neo4j stopped" if stopped else "Neo4j was not running")
-
-
-@neo4j_app.command("status")
-def neo4j_status() -> None:
-    """Tell whether the local server runs; exit code 0 if it does, 3 if not."""
-    status = _local().status()
-    out.print(f"Neo4j {status.describe()}", highlight=False)
-    if not status.running:
-        raise typer.Exit(3)
+for _name, _help in _LATER.items():
+    _not_yet(_name, _help)
 
 
 def main() -> None:

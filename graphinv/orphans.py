@@ -93,6 +93,7 @@ def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> li
         parts = shoot.split("--")
         row["project"] = parts[1] if len(parts) >= 3 and parts[0] == "shoot" else None
         row["est_monthly_cost_usd"] = prices.monthly(row)
+        row["name"] = row.get("name") or row.get("uid")  # many volumes and addresses have no name
     return rows
 
 

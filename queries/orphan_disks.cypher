@@ -5,16 +5,18 @@
 //   the shoots were not read completely and recently.
 // params: provider, account, project, cutoff, fresh_after, orphan_instances
 // index: Disk(attached) seek; Instance(uid) seeks for the orphan VMs; Collection(uid) seeks
-CALL () {
+// A missing $fresh_after means: reads older than 6 hours prove nothing.
+WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
+CALL (fresh_after) {
   MATCH (d:Disk)
   WHERE d.attached = false AND d.cluster IS NOT NULL
     AND NOT EXISTS { (:Instance)-[:HAS_DISK]->(d) }
     AND NOT EXISTS { (:Shoot)-[:OWNS_DISK]->(d) }
   OPTIONAL MATCH (shoots:Collection {uid: 'gardener:garden:global:Shoot'})
-  WITH d, coalesce(d.created, d.first_seen) AS born, shoots
+  WITH d, coalesce(d.created, d.first_seen) AS born, shoots, fresh_after
   RETURN d, born, 'unattached and its shoot no longer exists' AS reason,
     CASE
-      WHEN shoots.last_complete_started IS NULL OR shoots.last_complete_started < $fresh_after
+      WHEN shoots.last_complete_started IS NULL OR shoots.last_complete_started < fresh_after
         THEN 'shoots were not read completely and recently'
       WHEN born >= shoots.last_complete_started THEN 'the disk is newer than the last complete read of shoots'
     END AS doubt
@@ -25,14 +27,14 @@ CALL () {
   RETURN DISTINCT d, coalesce(d.created, d.first_seen) AS born, 'attached only to orphan VMs' AS reason,
     null AS doubt
 }
-WITH d, born, reason, doubt
+WITH d, born, reason, doubt, fresh_after
 WHERE ($provider IS NULL OR d.provider = $provider)
   AND ($account IS NULL OR d.account_id = $account)
   AND ($project IS NULL OR d.cluster STARTS WITH 'shoot--' + $project + '--')
   AND ($cutoff IS NULL OR born <= $cutoff)
 OPTIONAL MATCH (own:Collection {uid: d.scope})
 WITH d, born, reason,
-  CASE WHEN own.last_complete_started IS NULL OR own.last_complete_started < $fresh_after
+  CASE WHEN own.last_complete_started IS NULL OR own.last_complete_started < fresh_after
        THEN 'its own scope ' + d.scope + ' was not read completely and recently' ELSE doubt END AS doubt
 RETURN
   CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict, coalesce(doubt, reason) AS reason,

@@ -6,6 +6,8 @@
 //   terminated VMs and VMs of hibernated shoots are never called orphans.
 // params: provider, account, project, cutoff, fresh_after
 // index: Instance(cluster) scan or Instance(provider)/Instance(account_id) seek; Collection(uid) seeks
+// A missing $fresh_after means: reads older than 6 hours prove nothing.
+WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
 MATCH (i:Instance)
 WHERE i.cluster IS NOT NULL
   AND ($provider IS NULL OR i.provider = $provider)
@@ -14,7 +16,7 @@ WHERE i.cluster IS NOT NULL
   AND coalesce(i.role, 'node') <> 'bastion'
   AND NOT coalesce(i.status, 'unknown') IN ['terminated', 'shutting-down']
   AND NOT EXISTS { (:Machine)-[:RUNS_ON]->(i) }
-WITH i, coalesce(i.created, i.first_seen) AS born
+WITH i, coalesce(i.created, i.first_seen) AS born, fresh_after
 WHERE $cutoff IS NULL OR born <= $cutoff
 OPTIONAL MATCH (s:Shoot)-[:OWNS_VM]->(i)
 OPTIONAL MATCH (own:Collection {uid: i.scope})
@@ -22,18 +24,18 @@ OPTIONAL MATCH (shoots:Collection {uid: 'gardener:garden:global:Shoot'})
 OPTIONAL MATCH (machines:Collection {uid: 'gardener:' + s.seed_name + ':global:Machine'})
 WITH i, s, born,
   CASE
-    WHEN own.last_complete_started IS NULL OR own.last_complete_started < $fresh_after
+    WHEN own.last_complete_started IS NULL OR own.last_complete_started < fresh_after
       THEN 'its own scope ' + i.scope + ' was not read completely and recently'
-    WHEN s IS NULL AND (shoots.last_complete_started IS NULL OR shoots.last_complete_started < $fresh_after)
+    WHEN s IS NULL AND (shoots.last_complete_started IS NULL OR shoots.last_complete_started < fresh_after)
       THEN 'shoots were not read completely and recently'
     WHEN s IS NULL AND born >= shoots.last_complete_started
       THEN 'the VM is newer than the last complete read of shoots'
     WHEN s IS NOT NULL AND s.hibernated
       THEN 'its shoot is hibernated (a VM left after hibernation needs a human look)'
-    WHEN s IS NOT NULL AND (machines.last_complete_started IS NULL OR machines.last_complete_started < $fresh_after)
+    WHEN s IS NOT NULL AND (machines.last_complete_started IS NULL OR machines.last_complete_started < fresh_after)
       THEN 'the machines of seed ' + coalesce(s.seed_name, '?') + ' were not read completely and recently'
     WHEN s IS NOT NULL AND born >= machines.last_complete_started
-      THEN 'the VM is newer than the last complete read of its seed''s machines'
+      THEN "the VM is newer than the last complete read of its seed's machines"
   END AS doubt
 RETURN
   CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict,

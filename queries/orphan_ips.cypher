@@ -5,6 +5,8 @@
 //   `unverified` when the IP's own scope was not read completely and recently.
 // params: provider, account, project, cutoff, fresh_after, orphan_instances
 // index: IP(attached) seek; Instance(uid) seeks for the orphan VMs; Collection(uid) seeks
+// A missing $fresh_after means: reads older than 6 hours prove nothing.
+WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
 CALL () {
   MATCH (ip:IP)
   WHERE ip.attached = false AND NOT coalesce(ip.ephemeral, false)
@@ -16,14 +18,14 @@ CALL () {
   WHERE NOT coalesce(ip.ephemeral, false)
   RETURN DISTINCT ip, 'attached only to an orphan VM' AS reason
 }
-WITH ip, reason, coalesce(ip.created, ip.first_seen) AS born
+WITH ip, reason, coalesce(ip.created, ip.first_seen) AS born, fresh_after
 WHERE ($provider IS NULL OR ip.provider = $provider)
   AND ($account IS NULL OR ip.account_id = $account)
   AND ($project IS NULL OR ip.cluster STARTS WITH 'shoot--' + $project + '--')
   AND ($cutoff IS NULL OR born <= $cutoff)
 OPTIONAL MATCH (own:Collection {uid: ip.scope})
 WITH ip, reason, born,
-  CASE WHEN own.last_complete_started IS NULL OR own.last_complete_started < $fresh_after
+  CASE WHEN own.last_complete_started IS NULL OR own.last_complete_started < fresh_after
        THEN 'its own scope ' + ip.scope + ' was not read completely and recently' END AS doubt
 RETURN
   CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict, coalesce(doubt, reason) AS reason,

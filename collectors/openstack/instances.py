@@ -1,0 +1,98 @@
+"""Nova servers -> InstanceRecord."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from collectors.openstack.common import PROVIDER, account_ref, parse_timestamp, region_ref, string_map
+from collectors.openstack.gardener import cluster_from_metadata, server_role
+from collectors.records import InstanceRecord
+
+# Nova server status -> provider-neutral status (task states that change the meaning come first).
+_TASK_STATES = {"deleting": "shutting-down", "soft-deleting": "shutting-down", "powering-off": "stopping"}
+_STATUSES = {
+    "ACTIVE": "running", "BUILD": "pending", "REBUILD": "pending", "REBOOT": "running", "HARD_REBOOT": "running",
+    "RESIZE": "running", "VERIFY_RESIZE": "running", "REVERT_RESIZE": "running", "MIGRATING": "running",
+    "PASSWORD": "running", "RESCUE": "running", "SHUTOFF": "stopped", "SUSPENDED": "stopped", "PAUSED": "stopped",
+    "SHELVED": "stopped", "SHELVED_OFFLOADED": "stopped", "SOFT_DELETED": "terminated", "DELETED": "terminated",
+}
+
+
+def neutral_status(status: str | None, task_state: str | None) -> str:
+    if task_state and task_state in _TASK_STATES:
+        return _TASK_STATES[task_state]
+    return _STATUSES.get((status or "").upper(), "unknown")
+
+
+def provider_id(server_id: str) -> str:
+    # graphinv's contract for OpenStack. machine-controller-manager-provider-openstack itself writes
+    # `openstack:///<region>/<uuid>`; both end in the server uuid, which is what links a Machine.
+    return f"openstack:///{server_id}"
+
+
+def _addresses(addresses: Any) -> tuple[str | None, str | None, str | None]:
+    """(private IPv4, public/floating IPv4, network name) from Nova's `addresses` map."""
+    private = public = network = None
+    if not isinstance(addresses, dict):
+        return None, None, None
+    for net_name, entries in addresses.items():
+        for entry in entries or []:
+            if not isinstance(entry, dict) or entry.get("version", 4) != 4:
+                continue
+            kind = entry.get("OS-EXT-IPS:type", "fixed")
+            if kind == "floating" and public is None:
+                public = entry.get("addr")
+            elif kind != "floating" and private is None:
+                private, network = entry.get("addr"), net_name
+    if network is None and addresses:
+        network = next(iter(addresses))
+    return private, public, network
+
+
+def _flavor_name(flavor: Any) -> str | None:
+    """Embedded flavor (microversion >= 2.47) has `original_name`; older answers only an id."""
+    if flavor is None:
+        return None
+    for attr in ("original_name", "name", "id"):
+        value = flavor.get(attr) if isinstance(flavor, dict) else getattr(flavor, attr, None)
+        if value:
+            return str(value)
+    return None
+
+
+def instance_record(server: Any, project: str, region: str) -> InstanceRecord:
+    """Map one openstacksdk Server (details=True) to an InstanceRecord."""
+    metadata = string_map(server.metadata)
+    cluster = cluster_from_metadata(metadata)
+    private_ip, public_ip, network = _addresses(server.addresses)
+    state = server.status.lower() if server.status else None
+    return InstanceRecord(
+        uid=server.id,
+        provider=PROVIDER,
+        account_id=project,
+        region=region,
+        zone=server.availability_zone or None,
+        name=server.name,
+        state=state,
+        tags=metadata,
+        created=parse_timestamp(server.created_at),
+        cluster=cluster,
+        account_ref=account_ref(project),
+        region_ref=region_ref(region),
+        shoot_ref=cluster,
+        instance_type=_flavor_name(server.flavor),
+        status=neutral_status(server.status, server.task_state),
+        role=server_role(server.name, metadata),
+        private_ip=private_ip,
+        public_ip=public_ip,
+        network=network,
+        provider_id=provider_id(server.id),
+        cluster_name_key=f"{cluster}/{server.name}" if cluster and server.name else None,
+    )
+
+
+def collect_instances(conn: Any, project: str, region: str) -> Iterator[InstanceRecord]:
+    """Stream the project's servers in `conn`'s region, page by page."""
+    for server in conn.compute.servers(details=True):
+        yield instance_record(server, project, region)

@@ -1,0 +1,90 @@
+"""Shared CLI plumbing: config, graph connection, consistent errors and output formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from graphinv.config import Config, ConfigError, load_config
+from graphinv.db import Graph, GraphUnavailable
+
+# Piped output (CI logs, `| less`) gets a wide console instead of Rich's 80-column default, so
+# tables stay tables.
+out = Console(width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+
+
+class State:
+    config_path: Path | None = None
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def config() -> Config:
+    try:
+        return load_config(State.config_path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+@contextmanager
+def connected(cfg: Config | None = None) -> Iterator[Graph]:
+    cfg = cfg or config()
+    graph = Graph(cfg.neo4j)
+    try:
+        graph.verify()
+    except GraphUnavailable as exc:
+        graph.close()
+        hint = " Start the local one with `graphinv neo4j start`." if cfg.neo4j.is_local else ""
+        fail(f"{exc}.{hint}")
+    try:
+        yield graph
+    finally:
+        graph.close()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def emit(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | None = None,
+         title: str | None = None) -> None:
+    """Print rows as a table (for people), JSON or CSV (for scripts)."""
+    columns = list(columns or (rows[0].keys() if rows else []))
+    if fmt == "json":
+        print(json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2, default=str))
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: _cell(row.get(c)) for c in columns})
+        print(buffer.getvalue(), end="")
+    elif fmt == "table":
+        table = Table(title=title, show_lines=False, header_style="bold")
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(_cell(row.get(c)) for c in columns))
+        out.print(table)
+    else:
+        fail(f"unknown format {fmt!r}; use table, json or csv")

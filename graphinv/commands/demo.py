@@ -1,0 +1,80 @@
+"""`graphinv demo`: the main job on a laptop. A local Neo4j, a simulated landscape served through
+the real APIs, every source collected into the graph, and the orphan report per provider."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from graphinv.commands.collect import collect_into, print_summary
+from graphinv.commands.common import config, connected, emit, fail, out
+from graphinv.commands.orphans import TABLE_COLUMNS
+from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jError
+from graphinv.orphans import OrphanFilter, orphan_report
+from graphinv.sim.generate import generate
+from graphinv.sim.landscape import LandscapeError, load_landscape
+from graphinv.sim.runtime import SimulatedLandscape
+
+BROWSER_QUERY = (
+    "MATCH (s:Shoot)-[:OWNS_VM]->(i:Instance) WHERE NOT EXISTS { (:Machine)-[:RUNS_ON]->(i) } "
+    "OPTIONAL MATCH (i)-[r]->(x) RETURN s, i, r, x LIMIT 100"
+)
+
+
+def demo(
+    once: Annotated[bool, typer.Option("--once", help="exit after printing the report (for scripts and CI)")] = False,
+    scale: Annotated[float, typer.Option(help="size of the generated landscape (1 = a small real one)")] = 0.2,
+    seed: Annotated[int, typer.Option(help="seed of the generated landscape")] = 7,
+    landscape: Annotated[Path | None, typer.Option(help="serve this landscape file instead of generating one")] = None,
+) -> None:
+    """Run the demo: local Neo4j, simulated landscape, collection, orphan report."""
+    logging.basicConfig(level=logging.ERROR)
+    cfg = config()
+    if cfg.neo4j.is_local:
+        server = LocalNeo4j(cfg.local_neo4j)
+        out.print("Starting the local Neo4j (the first start fetches its jars with Maven)...")
+        try:
+            status = server.start()
+        except LocalNeo4jError as exc:
+            fail(str(exc))
+        out.print(f"Neo4j {status.describe()}", highlight=False)
+    try:
+        world = load_landscape(landscape) if landscape else generate(scale=scale, seed=seed)
+    except (LandscapeError, OSError) as exc:
+        fail(str(exc))
+    with connected(cfg) as graph, tempfile.TemporaryDirectory(prefix="graphinv-demo-") as workdir:
+        out.print(f"Serving the simulated landscape {world.name!r}: {len(world.shoots)} shoots, "
+                  f"{len(world.instances())} VMs in {len(world.accounts)} cloud accounts")
+        with SimulatedLandscape(world, Path(workdir)) as sim:
+            cfg.sections["sources"] = sim.config()["sources"]
+            started = time.monotonic()
+            summary = collect_into(graph, cfg, [], show_progress=not once)
+            out.print(f"Collected in {time.monotonic() - started:.1f} s.")
+            print_summary(summary)
+        for provider in ("aws", "gcp", "azure", "openstack"):
+            rows = orphan_report(graph, OrphanFilter(provider=provider))
+            found = [r for r in rows if r["verdict"] == "orphan"]
+            cost = sum(r["est_monthly_cost_usd"] or 0 for r in found)
+            title = (f"{provider}: {len(found)} orphans, estimated {cost:,.2f} USD/month; "
+                     f"{len(rows) - len(found)} unverified")
+            emit(rows, "table", [c for c in TABLE_COLUMNS if c != "provider"], title=title)
+    browser = f"http://127.0.0.1:{cfg.local_neo4j.http_port}/browser/" if cfg.neo4j.is_local else "(your Neo4j Browser)"
+    out.print(f"\nExplore in Neo4j Browser: {browser} (connect to {cfg.neo4j.uri}, no authentication) "
+              "and paste:", highlight=False)
+    out.print(f"  {BROWSER_QUERY}", highlight=False, markup=False, soft_wrap=True)
+    if once:
+        return
+    out.print("Neo4j keeps running; press Ctrl-C to leave the demo (`graphinv neo4j stop` stops Neo4j).")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass

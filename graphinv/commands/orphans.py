@@ -1,0 +1,104 @@
+"""`graphinv orphans` and `graphinv query`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from graphinv.commands.common import config, connected, emit, fail, out
+from graphinv.orphans import KINDS, OrphanFilter, PriceTable, freshness, orphan_report, parse_duration, unowned_report
+from graphinv.queries import QueryError, load_query, load_query_file, parse_param, shipped_queries
+from graphinv.sources import SOURCES
+
+COLUMNS = ["verdict", "provider", "kind", "uid", "name", "account", "region", "zone", "state", "shoot",
+           "project", "size_gb", "age_days", "est_monthly_cost_usd", "reason", "created", "first_seen"]
+# What fits a terminal; json and csv get every column.
+TABLE_COLUMNS = ["verdict", "provider", "kind", "name", "account", "region", "state", "shoot", "age_days",
+                 "est_monthly_cost_usd", "reason"]
+EXIT_FOUND = 1
+
+
+def orphans(
+    provider: Annotated[str | None, typer.Option(help="aws, gcp, azure or openstack")] = None,
+    kind: Annotated[str | None, typer.Option(help="instance, disk or ip")] = None,
+    older_than: Annotated[str | None, typer.Option(help="only resources older than this, e.g. 7d, 12h")] = None,
+    account: Annotated[str | None, typer.Option(help="one cloud account / project / subscription id")] = None,
+    project: Annotated[str | None, typer.Option(help="one Gardener project")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+    max_staleness: Annotated[str | None, typer.Option(help="collections older than this cannot prove an orphan (default: orphans.max_staleness or 6h)")] = None,
+    unverified: Annotated[bool, typer.Option("--unverified/--no-unverified", help="also list candidates that could not be verified")] = True,
+    informational: Annotated[bool, typer.Option(help="also list unattached disks of live shoots")] = False,
+    unowned: Annotated[bool, typer.Option(help="report resources with no shoot's tag at all instead")] = False,
+    exit_zero: Annotated[bool, typer.Option(help="exit 0 even when orphans were found")] = False,
+) -> None:
+    """Print orphaned VMs, disks and IPs. Exit code 0: none, 1: orphans found, 2: error or stale data."""
+    if provider and provider not in SOURCES[1:]:
+        fail(f"--provider must be one of {', '.join(SOURCES[1:])}")
+    if kind and kind not in KINDS:
+        fail(f"--kind must be one of {', '.join(KINDS)}")
+    cfg = config()
+    section: dict[str, Any] = cfg.sections.get("orphans") or {}
+    try:
+        filt = OrphanFilter(
+            provider=provider, kind=kind, account=account, project=project,
+            older_than=parse_duration(older_than) if older_than else None,
+            max_staleness=parse_duration(max_staleness or str(section.get("max_staleness", "6h"))),
+        )
+        prices = PriceTable.load(section.get("prices"))
+    except (ValueError, OSError) as exc:
+        fail(str(exc))
+    with connected(cfg) as graph:
+        if unowned:
+            rows = unowned_report(graph, filt, prices)
+        else:
+            _refuse_stale(graph, filt)
+            rows = orphan_report(graph, filt, prices, include_informational=informational)
+    if not unverified:
+        rows = [r for r in rows if r["verdict"] != "unverified"]
+    found = [r for r in rows if r["verdict"] == "orphan"]
+    emit(rows, fmt, TABLE_COLUMNS if fmt == "table" else COLUMNS,
+         title="orphans (est_monthly_cost_usd is an estimate from a list-price table)")
+    if fmt == "table":
+        total = sum(r["est_monthly_cost_usd"] or 0 for r in found)
+        doubtful = sum(1 for r in rows if r["verdict"] == "unverified")
+        out.print(f"{len(found)} orphans (estimated {total:,.2f} USD/month), {doubtful} unverified candidates")
+    if found and not exit_zero and not unowned:
+        raise typer.Exit(EXIT_FOUND)
+
+
+def _refuse_stale(graph: Any, filt: OrphanFilter) -> None:
+    """No complete and recent read of the asked-for provider at all: say so instead of an empty list."""
+    now = datetime.now(UTC)
+    scopes = freshness(graph, filt.provider)
+    recent = [s for s in scopes if s["last_complete"]
+              and now - datetime.fromisoformat(s["last_complete"]) <= filt.max_staleness]
+    if not recent:
+        what = filt.provider or "any source"
+        fail(f"no complete collection of {what} within {filt.max_staleness}; run `graphinv collect` first "
+             "(the graph is empty or stale, so an empty orphan list would prove nothing)")
+
+
+def query(
+    name: Annotated[str | None, typer.Argument(help="a query from `--list`")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable")] = None,
+    file: Annotated[str | None, typer.Option("--file", help="run your own .cypher file instead")] = None,
+    list_queries: Annotated[bool, typer.Option("--list", help="list the shipped queries")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
+) -> None:
+    """Run a named query from queries/ (or your own file) and print its rows."""
+    if list_queries:
+        rows = [{"name": q.name, "params": ", ".join(q.params), "description": q.description}
+                for q in shipped_queries().values()]
+        emit(rows, fmt, ["name", "params", "description"])
+        return
+    try:
+        named = load_query_file(file) if file else load_query(name or "")
+        params = dict(parse_param(p) for p in param or [])
+        bound = named.bind(params)
+    except QueryError as exc:
+        fail(str(exc))
+    with connected() as graph:
+        rows = graph.run_read(named.text, bound)
+    emit(rows, fmt, title=named.name)
