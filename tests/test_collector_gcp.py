@@ -18,7 +18,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 from google.protobuf.json_format import ParseError
 
-from collectors.gcp import collect_addresses, collect_disks, collect_instances, instance_uid_from_provider_id, plan
+from collectors.gcp import collect_addresses, collect_disks, collect_instances, plan
+from collectors.provider_ids import instance_uid as instance_uid_from_provider_id
 from collectors.gcp.addresses import address_record
 from collectors.gcp.clients import GcpConfigError, build_clients, load_credentials
 from collectors.gcp.disks import disk_record
@@ -301,11 +302,15 @@ def test_gardener_marks() -> None:
 
 
 def test_provider_id_forms() -> None:
-    assert instance_uid_from_provider_id("gce://p/europe-west1-b/vm") == uid("europe-west1-b", "vm", "p")
-    # machine-controller-manager-provider-gcp writes three slashes
-    assert instance_uid_from_provider_id("gce:///p/europe-west1-b/vm") == uid("europe-west1-b", "vm", "p")
+    project = "gl-core-prod-01"
+    assert instance_uid_from_provider_id(f"gce://{project}/europe-west1-b/vm") == uid("europe-west1-b", "vm", project)
+    # machine-controller-manager-provider-gcp writes three slashes, and so does the collector
+    from collectors.gcp.provider_id import format_provider_id
+    written = format_provider_id(project, "europe-west1-b", "vm")
+    assert written == f"gce:///{project}/europe-west1-b/vm"
+    assert instance_uid_from_provider_id(written) == uid("europe-west1-b", "vm", project)
     assert instance_uid_from_provider_id("aws:///eu-west-1a/i-1") is None
-    assert instance_uid_from_provider_id("gce://p/zone") is None
+    assert instance_uid_from_provider_id(f"gce://{project}/zone") is None
 
 
 # -- Google's recorded responses, served unchanged ---------------------------------------------

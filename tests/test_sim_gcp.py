@@ -231,8 +231,8 @@ def test_throttled_project_answers_429_first(sim: GcpSim) -> None:
 
 def test_provider_ids_and_source_config(sim: GcpSim) -> None:
     ids = sim.provider_ids()
-    assert ids["node-b"] == f"gce://{PROJECT}/europe-west1-c/shoot--dev--app-worker-z2-ccccc-ddddd"
-    assert ids["deleted"] == f"gce://{PROJECT}/europe-west1-b/deleted-vm"  # a Machine may still point at it
+    assert ids["node-b"] == f"gce:///{PROJECT}/europe-west1-c/shoot--dev--app-worker-z2-ccccc-ddddd"
+    assert ids["deleted"] == f"gce:///{PROJECT}/europe-west1-b/deleted-vm"  # a Machine may still point at it
     assert "secret" in ids and not any(k.startswith("aws") for k in ids)
     config = sim.source_config()
     assert config == {"api_endpoint": sim.url, "credentials": "anonymous",

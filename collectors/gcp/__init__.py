@@ -4,6 +4,5 @@ from collectors.gcp.addresses import collect_addresses
 from collectors.gcp.disks import collect_disks
 from collectors.gcp.instances import collect_instances
 from collectors.gcp.plan import plan
-from collectors.gcp.provider_id import instance_uid_from_provider_id
 
-__all__ = ["collect_addresses", "collect_disks", "collect_instances", "instance_uid_from_provider_id", "plan"]
+__all__ = ["collect_addresses", "collect_disks", "collect_instances", "plan"]

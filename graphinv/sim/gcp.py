@@ -490,7 +490,7 @@ class GcpSim:
                 continue
             for region in account.regions:
                 for inst in region.instances:
-                    ids[inst.key] = f"gce://{account.id}/{inst.zone or _zones(region)[0]}/{inst.name}"
+                    ids[inst.key] = f"gce:///{account.id}/{inst.zone or _zones(region)[0]}/{inst.name}"
         return ids
 
     def source_config(self) -> dict[str, Any]:

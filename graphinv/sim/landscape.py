@@ -19,6 +19,9 @@ import yaml
 
 Provider = Literal["aws", "gcp", "azure", "openstack"]
 PROVIDERS: tuple[str, ...] = get_args(Provider)
+# libyaml's C loader and dumper when present: a scale-100 landscape is ~100x faster to write.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class LandscapeError(ValueError):
@@ -179,18 +182,16 @@ class Landscape:
 
     def validate(self) -> None:
         seen: set[str] = set()
-        for _acct, region, inst in self.instances():
-            for key in [inst.key, *(d.key for d in inst.disks)]:
-                if key in seen:
-                    raise LandscapeError(f"key {key!r} is used twice")
-                seen.add(key)
-            del region
+        keys: list[str] = []
+        for _acct, _region, inst in self.instances():
+            keys += [inst.key, *(d.key for d in inst.disks)]
         for acct in self.accounts:
             for region in acct.regions:
-                for res in [*region.disks, *region.ips]:
-                    if res.key in seen:
-                        raise LandscapeError(f"key {res.key!r} is used twice")
-                    seen.add(res.key)
+                keys += [d.key for d in region.disks] + [ip.key for ip in region.ips]
+        for key in keys:
+            if key in seen:
+                raise LandscapeError(f"key {key!r} is used twice")
+            seen.add(key)
         projects = {p.name for p in self.projects}
         seeds = {s.name for s in self.seeds}
         for shoot in self.shoots:
@@ -217,7 +218,7 @@ def _build(cls: Any, raw: Any, where: str) -> Any:
         unknown = set(raw) - known
         if unknown:
             raise LandscapeError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        return cls(**{k: _build(hints[k], v, f"{where}.{k}") for k, v in raw.items()})
+        return cls(**{k: _build(hints[k], v, f"{where}.{k}") for k, v in raw.items()})  # type: ignore[operator]
     origin = get_origin(cls)
     if origin is list:
         if not isinstance(raw, list):
@@ -257,7 +258,7 @@ def parse_landscape(data: dict[str, Any]) -> Landscape:
 
 def load_landscape(path: str | Path) -> Landscape:
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(Path(path).read_text(), Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise LandscapeError(f"{path}: not valid YAML: {exc}") from exc
     return parse_landscape(data or {})
@@ -287,4 +288,4 @@ def dump_landscape(landscape: Landscape) -> str:
             return {k: strip(v) for k, v in obj.items()}
         return obj
 
-    return yaml.safe_dump(strip(landscape), sort_keys=False, width=120)
+    return yaml.dump(strip(landscape), Dumper=_DUMPER, sort_keys=False, width=120)
