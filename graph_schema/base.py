@@ -78,10 +78,10 @@ def link_specs(cls: type[GraphNode]) -> list[LinkSpec]:
     specs = []
     for name, definition in cls.defined_properties(aliases=False, rels=True, properties=False).items():
         if isinstance(definition, LinkTo | LinkFrom):
-            target = definition._raw_class
-            target_label = target.rsplit(".", 1)[-1] if isinstance(target, str) else target.__label__
+            target: Any = definition._raw_class  # a dotted class path or the class itself
+            target_label = target.rsplit(".", 1)[-1] if isinstance(target, str) else str(target.__label__)
             specs.append(LinkSpec(
-                owner=cls.__label__, name=name, rel=definition.definition["relation_type"],
+                owner=cls.__label__, name=name, rel=str(definition.definition["relation_type"]),
                 direction=definition.link_direction, target=target_label,
                 via=definition.via, target_key=definition.target_key,
                 create_missing=definition.create_missing,

@@ -10,7 +10,7 @@ GRAPHINV_LOCAL_HEAP, GRAPHINV_LOCAL_PAGECACHE.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     neo = _typed(Neo4jConnection, neo_raw, "neo4j")
     local = _typed(LocalNeo4jSettings, raw.pop("local_neo4j", None) or {}, "local_neo4j")
 
-    overrides = {
+    overrides: dict[str, tuple[Any, str, Callable[[str], Any]]] = {
         "GRAPHINV_NEO4J_URI": (neo, "uri", str),
         "GRAPHINV_NEO4J_USER": (neo, "user", str),
         "GRAPHINV_NEO4J_PASSWORD": (neo, "password", str),

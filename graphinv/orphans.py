@@ -80,14 +80,19 @@ def _params(f: OrphanFilter, now: datetime) -> dict[str, Any]:
     }
 
 
+def _native(value: Any) -> datetime | None:
+    """Neo4j DateTime (or a Python datetime, or None) as a Python datetime."""
+    if value is None:
+        return None
+    return value.to_native() if hasattr(value, "to_native") else value
+
+
 def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> list[dict[str, Any]]:
     for row in rows:
-        created = row.get("created")
-        native = created.to_native() if hasattr(created, "to_native") else created
+        native = _native(row.get("created"))
         row["created"] = native.isoformat() if native else None
-        first = row.get("first_seen")
-        first_native = first.to_native() if hasattr(first, "to_native") else first
-        row["first_seen"] = first_native.isoformat() if first_native else None
+        first = _native(row.get("first_seen"))
+        row["first_seen"] = first.isoformat() if first else None
         row["age_days"] = round((now - native).total_seconds() / 86400, 1) if native else None
         shoot = row.get("shoot") or ""
         parts = shoot.split("--")

@@ -19,13 +19,13 @@ from google.cloud import compute_v1
 from google.protobuf.json_format import ParseError
 
 from collectors.gcp import collect_addresses, collect_disks, collect_instances, plan
-from collectors.provider_ids import instance_uid as instance_uid_from_provider_id
 from collectors.gcp.addresses import address_record
 from collectors.gcp.clients import GcpConfigError, build_clients, load_credentials
 from collectors.gcp.disks import disk_record
 from collectors.gcp.gardener_marks import cluster_of, is_bastion_name, role_of
 from collectors.gcp.instances import instance_record
 from collectors.gcp.retry import RetryAfter
+from collectors.provider_ids import instance_uid as instance_uid_from_provider_id
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record
 from collectors.scope import ScopeTask
 from graphinv.sim.gcp import GcpSim

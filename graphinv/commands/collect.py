@@ -65,8 +65,10 @@ def print_summary(summary: CollectionSummary) -> None:
 
 
 def collect(
-    sources: Annotated[list[str] | None, typer.Argument(help="gardener, aws, gcp, azure, openstack (default: all configured)")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="scopes read at once (default: collect.concurrency or 8)")] = None,
+    sources: Annotated[list[str] | None, typer.Argument(
+        help="gardener, aws, gcp, azure, openstack (default: all configured)")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        help="scopes read at once (default: collect.concurrency or 8)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display")] = False,
 ) -> None:
     """Collect the configured sources into the graph once. Exit code 4 when any scope failed."""

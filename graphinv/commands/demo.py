@@ -3,6 +3,7 @@ the real APIs, every source collected into the graph, and the orphan report per 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import tempfile
@@ -74,7 +75,5 @@ def demo(
     out.print("Neo4j keeps running; press Ctrl-C to leave the demo (`graphinv neo4j stop` stops Neo4j).")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass

@@ -27,8 +27,10 @@ def orphans(
     account: Annotated[str | None, typer.Option(help="one cloud account / project / subscription id")] = None,
     project: Annotated[str | None, typer.Option(help="one Gardener project")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv")] = "table",
-    max_staleness: Annotated[str | None, typer.Option(help="collections older than this cannot prove an orphan (default: orphans.max_staleness or 6h)")] = None,
-    unverified: Annotated[bool, typer.Option("--unverified/--no-unverified", help="also list candidates that could not be verified")] = True,
+    max_staleness: Annotated[str | None, typer.Option(
+        help="collections older than this cannot prove an orphan (default: orphans.max_staleness or 6h)")] = None,
+    unverified: Annotated[bool, typer.Option(
+        "--unverified/--no-unverified", help="also list candidates that could not be verified")] = True,
     informational: Annotated[bool, typer.Option(help="also list unattached disks of live shoots")] = False,
     unowned: Annotated[bool, typer.Option(help="report resources with no shoot's tag at all instead")] = False,
     exit_zero: Annotated[bool, typer.Option(help="exit 0 even when orphans were found")] = False,

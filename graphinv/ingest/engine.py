@@ -106,7 +106,7 @@ class BatchWriter:
         params = {"rows": rows, **self.params}
 
         def work(tx: ManagedTransaction) -> int:
-            return int(tx.run(query, params).single(strict=True)["written"])  # type: ignore[arg-type]
+            return int(tx.run(query, params).single(strict=True)["written"])
 
         written = self.ingest.graph.write(work)
         self.ingest.round_trips += 1

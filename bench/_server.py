@@ -1,0 +1,43 @@
+"""A throw-away Neo4j for benchmarks (or GRAPHINV_BENCH_NEO4J_URI for an existing, disposable one)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from graphinv.config import Neo4jConnection
+from graphinv.db import Graph
+from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def bench_graph(heap: str = "4g", pagecache: str = "4g") -> Iterator[Graph]:
+    uri = os.environ.get("GRAPHINV_BENCH_NEO4J_URI")
+    if uri:
+        with Graph(Neo4jConnection(uri=uri, password=os.environ.get("GRAPHINV_BENCH_NEO4J_PASSWORD"))) as g:
+            yield g
+        return
+    with tempfile.TemporaryDirectory(prefix="graphinv-bench-") as home:
+        server = LocalNeo4j(LocalNeo4jSettings(home=Path(home), bolt_port=_free_port(), http_port=_free_port(),
+                                               heap=heap, pagecache=pagecache, tx_memory_max="3g"))
+        server.start()
+        try:
+            with Graph(Neo4jConnection(uri=server.bolt_uri)) as graph:
+                yield graph
+        finally:
+            server.stop()
+
+
+def wipe(graph: Graph) -> None:
+    while graph.run_write("MATCH (n) WITH n LIMIT 50000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
+        pass
