@@ -50,7 +50,7 @@ class Synthetic:
             p = s // 3
             yield ShootRecord(uid=f"garden-p{p}/s{s}", name=f"s{s}", namespace=f"garden-p{p}",
                               technical_id=f"shoot--p{p}--s{s}", provider="aws", region="eu-west-1",
-                              project_ref=f"p{p}", created=CREATED)
+                              seed_name="seed", project_ref=f"p{p}", created=CREATED)
 
     def _cluster(self, i: int) -> str:
         s = i // self.machines_per_shoot
@@ -81,6 +81,12 @@ class Synthetic:
             for d in range(self.disks_per_instance):
                 yield DiskRecord(uid=f"vol-{i:015x}{d:02x}", size_gb=50, disk_type="gp3", boot=d == 0, attached=True,
                                  attached_instances=[uid], instance_ref=uid, state="in-use", **common)  # type: ignore[arg-type]
+            if i % 50 == 7:  # a leaked volume of a shoot that is gone, and a reserved IP nobody uses
+                gone = dict(common, cluster=f"shoot--gone--s{i}", shoot_ref=f"shoot--gone--s{i}")
+                yield DiskRecord(uid=f"vol-{i:015x}ff", size_gb=100, disk_type="gp3", state="available",
+                                 **gone)  # type: ignore[arg-type]
+                yield IPRecord(uid=f"eipalloc-{i:017x}ff", address=f"11.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
+                               allocation="elastic", **gone)  # type: ignore[arg-type]
             if i % self.ip_every == 0:
                 yield IPRecord(uid=f"eipalloc-{i:017x}", address=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
                                allocation="elastic", attached=True, instance_ref=uid, **common)  # type: ignore[arg-type]
@@ -96,4 +102,5 @@ class Synthetic:
         projects = max(1, self.shoots // 3)
         machines = self.instances - self.instances // 20
         ips = (self.instances + self.ip_every - 1) // self.ip_every
-        return projects + self.shoots + machines + self.instances * (1 + self.disks_per_instance) + ips
+        leaked = len(range(7, self.instances, 50)) * 2
+        return projects + self.shoots + machines + self.instances * (1 + self.disks_per_instance) + ips + leaked
