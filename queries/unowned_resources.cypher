@@ -1,12 +1,14 @@
 // name: unowned_resources
 // description: "Do I have unknown VMs?" VMs, disks and public IPs in collected accounts that carry no
 //   shoot's cluster tag/label at all: not Gardener's, so not orphans of it, but someone's.
-//   Terminated VMs and instances' ephemeral addresses are left out.
+//   Terminated VMs, bastion VMs (Gardener tags them by name only) and instances' ephemeral
+//   addresses are left out.
 // params: provider, account, kind
 // index: label scans per kind (cluster IS NULL cannot use an index); Collection not needed
 CALL () {
   MATCH (n:Instance) WHERE n.cluster IS NULL AND ($kind IS NULL OR $kind = 'instance')
     AND NOT coalesce(n.status, 'unknown') IN ['terminated', 'shutting-down']
+    AND coalesce(n.role, '') <> 'bastion'
   RETURN n, 'instance' AS kind
   UNION
   MATCH (n:Disk) WHERE n.cluster IS NULL AND ($kind IS NULL OR $kind = 'disk')

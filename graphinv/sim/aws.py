@@ -1,0 +1,137 @@
+"""The simulated AWS of a landscape: EC2 and STS on 127.0.0.1, served by one of two engines.
+
+- engine "native" (default): our own EC2/STS Query responder (graphinv.sim.aws_query). Fast at any
+  scale, deterministic ids, and it injects the landscape's faults (forbidden scopes, throttling).
+- engine "moto": moto's server in a subprocess, seeded through boto3 (graphinv.sim.aws_moto). Slow,
+  no fault injection, but an independent implementation to check the native responder against.
+
+Both serve the same AwsWorld (graphinv.sim.aws_world), so a collector sees the same resources from
+either, up to ids, timestamps and instances' own public addresses that moto chooses itself.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any, Literal
+
+from graphinv.sim.aws_moto import READER_ROLE, MotoProcess, MotoSeeded, seed_moto
+from graphinv.sim.aws_query import AwsQueryApi, base_access_key, base_secret
+from graphinv.sim.aws_world import AwsWorld, build_world
+from graphinv.sim.http import SimHTTPServer
+from graphinv.sim.landscape import Landscape
+
+Engine = Literal["native", "moto"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class AwsSim:
+    provider = "aws"
+
+    def __init__(self, landscape: Landscape, workdir: Path, engine: Engine = "native") -> None:
+        if engine not in ("native", "moto"):
+            raise ValueError(f"unknown AWS engine {engine!r} (native or moto)")
+        self.engine = engine
+        self.workdir = Path(workdir)
+        self.world: AwsWorld = build_world(landscape)
+        self.api: AwsQueryApi | None = None  # the native responder, for its request counters
+        self._server: SimHTTPServer | None = None
+        self._moto: MotoProcess | None = None
+        self._seeded: MotoSeeded | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.engine == "native":
+            self.api = AwsQueryApi(self.world)
+            self._server = SimHTTPServer(self.api.handle, name="aws").start()
+            return
+        self._moto = MotoProcess(_free_port(), self.workdir)
+        self._moto.start()
+        try:
+            self._moto.reset(self.world.seed)
+            self._seeded = seed_moto(self._moto.url, self.world)
+        except Exception:
+            self._moto.stop()
+            raise
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def __enter__(self) -> AwsSim:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # -- what the runtime and tests ask -----------------------------------------------------------
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is not None:
+            return self._server.url
+        if self._moto is not None:
+            return self._moto.url
+        raise RuntimeError("the AWS simulator is not running")
+
+    def instance_ids(self) -> dict[str, str]:
+        """Instance key -> the id the engine serves it under."""
+        if self._seeded is not None:
+            return dict(self._seeded.instance_ids)
+        return {inst.key: inst.id for _, inst in self.world.instances()}
+
+    def id_map(self) -> dict[str, str]:
+        """Served id (instance, volume, allocation, VPC) -> landscape key (`vpc:<account>/<region>`
+        for VPCs, `<instance key>#root` for implicit root volumes)."""
+        if self._seeded is not None:
+            return dict(self._seeded.ids)
+        ids: dict[str, str] = {}
+        for region in self.world.region_worlds():
+            ids[region.vpc_id] = f"vpc:{region.account}/{region.name}"
+            ids.update({i.id: i.key for i in region.instances})
+            ids.update({v.id: v.key for v in region.volumes})
+            ids.update({a.allocation_id: a.key for a in region.addresses})
+        return ids
+
+    def provider_ids(self) -> dict[str, str]:
+        served = self.instance_ids()
+        return {inst.key: f"aws:///{inst.zone}/{served[inst.key]}" for _, inst in self.world.instances()}
+
+    def throttled_requests(self, account: str, region: str | None = None) -> int:
+        """How many requests of this account (or account and region) the native engine throttled."""
+        if self.api is None:
+            return 0
+        return self.api.count(account=account, region=region, status=503)
+
+    def source_config(self) -> dict[str, Any]:
+        """The `sources.aws` config section that reaches this simulator."""
+        if not self.world.accounts:
+            return {}
+        base = self.world.base_account
+        if self._seeded is not None:
+            key, secret = self._seeded.base_access_key, self._seeded.base_secret_key
+        else:
+            key, secret = base_access_key(self.world.seed), base_secret(self.world.seed)
+        accounts = []
+        for account in self.world.accounts.values():
+            entry: dict[str, Any] = {"id": account.id, "regions": list(account.regions)}
+            if account.id != base:
+                entry["role_arn"] = f"arn:aws:iam::{account.id}:role/{READER_ROLE}"
+            accounts.append(entry)
+        home = next(iter(self.world.accounts[base].regions), "eu-west-1")
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region": home,
+            "credentials": {"access_key_id": key, "secret_access_key": secret},
+            "accounts": accounts,
+            "concurrency": 8,
+        }
