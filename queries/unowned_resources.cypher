@@ -1,8 +1,8 @@
 // name: unowned_resources
 // description: "Do I have unknown VMs?" VMs, disks and public IPs in collected accounts that carry no
 //   shoot's cluster tag/label at all: not Gardener's, so not orphans of it, but someone's.
-//   Terminated VMs, bastion VMs (Gardener tags them by name only) and instances' ephemeral
-//   addresses are left out.
+//   Terminated VMs, bastion VMs (Gardener tags them by name only), instances' ephemeral addresses,
+//   and untagged disks and IPs attached to a Gardener-owned VM (its shoot owns them) are left out.
 // params: provider, account, kind
 // index: label scans per kind (cluster IS NULL cannot use an index); Collection not needed
 CALL () {
@@ -12,9 +12,11 @@ CALL () {
   RETURN n, 'instance' AS kind
   UNION
   MATCH (n:Disk) WHERE n.cluster IS NULL AND ($kind IS NULL OR $kind = 'disk')
+    AND NOT EXISTS { MATCH (i:Instance)-[:HAS_DISK]->(n) WHERE i.cluster IS NOT NULL OR i.role = 'bastion' }
   RETURN n, 'disk' AS kind
   UNION
   MATCH (n:IP) WHERE n.cluster IS NULL AND ($kind IS NULL OR $kind = 'ip') AND NOT coalesce(n.ephemeral, false)
+    AND NOT EXISTS { MATCH (i:Instance)-[:HAS_IP]->(n) WHERE i.cluster IS NOT NULL OR i.role = 'bastion' }
   RETURN n, 'ip' AS kind
 }
 WITH n, kind

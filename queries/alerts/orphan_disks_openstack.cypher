@@ -1,0 +1,9 @@
+// name: orphan_disks_openstack
+// description: OpenStack disks of Gardener shoots that are gone, or left attached only to orphaned VMs.
+// severity: warning
+// schedule: after-collect
+// sources: gardener, openstack
+// uses: orphans
+// params: provider=openstack, kind=disk
+// key: uid
+// A thin alert: graphinv runs the orphan report (queries/orphan_disks.cypher) for this provider and kind.
