@@ -20,6 +20,14 @@ from graphinv.sources import SourceError, plan_sources
 
 EXIT_SCOPES_FAILED = 4
 
+# One label at a time, so every part is a count-store lookup or a label scan, never all nodes.
+STATS_QUERY = "\nUNION ALL\n".join(
+    [f"MATCH (n:{label}) RETURN '{label}' AS label, 'gardener' AS provider, count(n) AS count"
+     for label in ("Project", "Seed", "Shoot", "Machine", "Bastion")]
+    + [f"MATCH (n:{label}) RETURN '{label}' AS label, n.provider AS provider, count(n) AS count"
+       for label in ("CloudAccount", "Region", "Instance", "Disk", "IP")]
+)
+
 
 def collect_into(graph: Graph, cfg: Config, sources: list[str], concurrency: int | None = None,
                  show_progress: bool = True) -> CollectionSummary:
@@ -86,19 +94,7 @@ def stats(
 ) -> None:
     """Counts per label and provider, and each scope's last complete collection."""
     with connected() as graph:
-        counts = graph.run_read(
-            """
-            CALL () {
-              MATCH (n) WHERE n:Project OR n:Seed OR n:Shoot OR n:Machine OR n:Bastion
-              RETURN labels(n)[0] AS label, 'gardener' AS provider, count(*) AS count
-              UNION ALL
-              MATCH (n) WHERE n:Instance OR n:Disk OR n:IP OR n:CloudAccount OR n:Region
-              RETURN [l IN labels(n) WHERE l IN ['Instance', 'Disk', 'IP', 'CloudAccount', 'Region']][0] AS label,
-                     n.provider AS provider, count(*) AS count
-            }
-            RETURN label, provider, sum(count) AS count ORDER BY label, provider
-            """
-        )
+        counts = graph.run_read(STATS_QUERY)
         scopes = freshness(graph)
     emit(counts, fmt, ["label", "provider", "count"], title="nodes")
     emit(scopes, fmt, ["scope", "status", "last_complete", "last_run", "written", "swept", "error"],
