@@ -49,28 +49,38 @@ class LinkSpec:
     create_missing: tuple[tuple[str, str], ...] = ()
 
 
-class LinkTo(RelationshipTo):
+class _Resolvable:
+    """What LinkTo and LinkFrom add to a neomodel relationship: how to find the other end."""
+
+    via: str
+    target_key: str
+    create_missing: tuple[tuple[str, str], ...]
+    link_direction: Literal["out", "in"]
+
+    def _resolve_by(self, direction: Literal["out", "in"], via: str, target_key: str,
+                    create_missing: dict[str, str] | None) -> None:
+        self.via = via
+        self.target_key = target_key
+        self.create_missing = tuple((create_missing or {}).items())
+        self.link_direction = direction
+
+
+class LinkTo(_Resolvable, RelationshipTo):
     """(this)-[rel]->(target), where this node's `via` property equals the target's `target_key`."""
 
     def __init__(self, cls_name: str, relation_type: str, *, via: str, target_key: str = "uid",
                  create_missing: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(cls_name, relation_type, **kwargs)
-        self.via = via
-        self.target_key = target_key
-        self.create_missing = tuple((create_missing or {}).items())
-        self.link_direction: Literal["out", "in"] = "out"
+        self._resolve_by("out", via, target_key, create_missing)
 
 
-class LinkFrom(RelationshipFrom):
+class LinkFrom(_Resolvable, RelationshipFrom):
     """(target)-[rel]->(this), where this node's `via` property equals the target's `target_key`."""
 
     def __init__(self, cls_name: str, relation_type: str, *, via: str, target_key: str = "uid",
                  create_missing: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(cls_name, relation_type, **kwargs)
-        self.via = via
-        self.target_key = target_key
-        self.create_missing = tuple((create_missing or {}).items())
-        self.link_direction: Literal["out", "in"] = "in"
+        self._resolve_by("in", via, target_key, create_missing)
 
 
 def link_specs(cls: type[GraphNode]) -> list[LinkSpec]:
