@@ -70,6 +70,8 @@ def demo(
     out.print(f"\nExplore in Neo4j Browser: {browser} (connect to {cfg.neo4j.uri}, no authentication) "
               "and paste:", highlight=False)
     out.print(f"  {BROWSER_QUERY}", highlight=False, markup=False, soft_wrap=True)
+    out.print("Colours: drop deploy/neo4j/graphinv.grass onto Browser; more queries: docs/exploring.md",
+              highlight=False, markup=False)
     if once:
         return
     out.print("Neo4j keeps running; press Ctrl-C to leave the demo (`graphinv neo4j stop` stops Neo4j).")
