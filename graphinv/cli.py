@@ -9,10 +9,12 @@ from typing import Annotated
 import typer
 
 from graphinv import __version__
+from graphinv.commands import alerts as alerts_cmd
 from graphinv.commands import collect as collect_cmd
 from graphinv.commands import demo as demo_cmd
 from graphinv.commands import neo4j as neo4j_cmd
 from graphinv.commands import orphans as orphans_cmd
+from graphinv.commands import scheduler as scheduler_cmd
 from graphinv.commands.common import State, out
 from graphinv.sim.cli import sim_app
 
@@ -47,11 +49,11 @@ app.command()(orphans_cmd.query)
 app.command()(collect_cmd.stats)
 app.command()(demo_cmd.demo)
 app.add_typer(sim_app, name="sim", help="Generate and serve simulated landscapes (for demos, tests, benchmarks).")
+app.add_typer(scheduler_cmd.app, name="scheduler")
+app.add_typer(alerts_cmd.app, name="alerts")
 
 _LATER = {
-    "scheduler": "Run collectors and alert scripts on schedules (issue: scheduler, alerts and metrics).",
     "serve": "Serve the GraphQL API (issue: GraphQL API).",
-    "alerts": "List and run scheduled Cypher alert scripts (issue: scheduler, alerts and metrics).",
 }
 
 
