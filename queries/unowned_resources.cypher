@@ -2,7 +2,8 @@
 // description: "Do I have unknown VMs?" VMs, disks and public IPs in collected accounts that carry no
 //   shoot's cluster tag/label at all: not Gardener's, so not orphans of it, but someone's.
 //   Terminated VMs, bastion VMs (Gardener tags them by name only), instances' ephemeral addresses,
-//   and untagged disks and IPs attached to a Gardener-owned VM (its shoot owns them) are left out.
+//   untagged disks and IPs attached to a Gardener-owned VM (its shoot owns them), and reserved IPs
+//   associated with nothing (orphans whatever their marker, see orphan_ips) are left out.
 // params: provider, account, kind
 // index: label scans per kind (cluster IS NULL cannot use an index); Collection not needed
 CALL () {
@@ -16,6 +17,7 @@ CALL () {
   RETURN n, 'disk' AS kind
   UNION
   MATCH (n:IP) WHERE n.cluster IS NULL AND ($kind IS NULL OR $kind = 'ip') AND NOT coalesce(n.ephemeral, false)
+    AND (coalesce(n.attached, true) OR EXISTS { (:Instance)-[:HAS_IP]->(n) })
     AND NOT EXISTS { MATCH (i:Instance)-[:HAS_IP]->(n) WHERE i.cluster IS NOT NULL OR i.role = 'bastion' }
   RETURN n, 'ip' AS kind
 }

@@ -15,13 +15,15 @@ import socket
 from pathlib import Path
 from typing import Any, Literal
 
-from graphinv.sim.aws_moto import READER_ROLE, MotoProcess, MotoSeeded, seed_moto
+from graphinv.sim.aws_moto import READER_ROLE, MotoProcess, MotoSeeded, own_public_addresses, seed_moto
 from graphinv.sim.aws_query import AwsQueryApi, base_access_key, base_secret
 from graphinv.sim.aws_world import AwsWorld, build_world
 from graphinv.sim.http import SimHTTPServer
 from graphinv.sim.landscape import Landscape
 
 Engine = Literal["native", "moto"]
+OWN_PUBLIC_IP_SUFFIX = "#public-ip"
+_LABEL_BY_ID_PREFIX = {"i": "Instance", "vol": "Disk", "eipalloc": "IP"}
 
 
 def _free_port() -> int:
@@ -101,6 +103,28 @@ class AwsSim:
             ids.update({v.id: v.key for v in region.volumes})
             ids.update({a.allocation_id: a.key for a in region.addresses})
         return ids
+
+    def resource_ids(self) -> dict[str, tuple[str, str]]:
+        """Landscape key -> (label, uid the AWS collector writes) for every served instance, volume and
+        address. Implicit ones: root volumes as `<instance key>#root` (unless a listed boot disk stands
+        for it), instances' own (non-Elastic) public addresses as `<instance key>#public-ip`."""
+        region_of: dict[str, str] = {}
+        for region in self.world.region_worlds():
+            region_of.update({inst.key: region.name for inst in region.instances})
+        out: dict[str, tuple[str, str]] = {}
+        for served_id, key in self.id_map().items():
+            label = _LABEL_BY_ID_PREFIX.get(served_id.split("-", 1)[0])
+            if label is not None:  # VPCs are no graph resource
+                out[key] = (label, served_id)
+        if self._seeded is not None and self._moto is not None:
+            # moto picks instances' own public addresses itself: ask it which ones it gave.
+            own = own_public_addresses(self._moto.url, self.world, self._seeded)
+        else:
+            own = {inst.key: inst.own_public_ip for _, inst in self.world.instances()
+                   if inst.own_public_ip and inst.elastic_ip is None}
+        for key, address in own.items():
+            out[f"{key}{OWN_PUBLIC_IP_SUFFIX}"] = ("IP", f"aws:{region_of[key]}:{address}")
+        return out
 
     def provider_ids(self) -> dict[str, str]:
         served = self.instance_ids()

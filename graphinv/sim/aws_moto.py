@@ -211,3 +211,22 @@ def _set_states(ec2: Any, region: RegionWorld, seeded: MotoSeeded) -> None:
     for batch, call in ((stop, ec2.stop_instances), (end, ec2.terminate_instances)):
         for start in range(0, len(batch), 500):
             call(InstanceIds=[seeded.instance_ids[i.key] for i in batch[start:start + 500]])
+
+
+def own_public_addresses(endpoint: str, world: AwsWorld, seeded: MotoSeeded) -> dict[str, str]:
+    """Instance key -> the instance's own public address as moto serves it now (Elastic IPs left out),
+    for every instance that has one."""
+    by_id = {moto_id: key for key, moto_id in seeded.instance_ids.items()}
+    found: dict[str, str] = {}
+    for account in world.accounts.values():
+        for region in account.regions.values():
+            elastic = {a.public_ip for a in region.addresses}
+            ec2 = _client(endpoint, "ec2", account.id, region.name)
+            for page in ec2.get_paginator("describe_instances").paginate():
+                for reservation in page.get("Reservations", ()):
+                    for raw in reservation.get("Instances", ()):
+                        address = raw.get("PublicIpAddress")
+                        key = by_id.get(str(raw.get("InstanceId")))
+                        if address and key is not None and address not in elastic:
+                            found[key] = str(address)
+    return found

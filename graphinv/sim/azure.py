@@ -484,6 +484,17 @@ class AzureSim:
             for sub in self.subscriptions.values() for vm in sub.vms
         }
 
+    def resource_ids(self) -> dict[str, tuple[str, str]]:
+        """Landscape key -> (label, uid the Azure collector writes: the ARM id lower-cased) for every
+        served VM, disk and public IP; implicit OS disks as `<instance key>/os-disk`, instances' own
+        public IPs as `<instance key>/public-ip`. Terminated VMs are not served; their disks and IPs are."""
+        out: dict[str, tuple[str, str]] = {}
+        for sub in self.subscriptions.values():
+            out.update({vm.inst.key: ("Instance", vm.id.lower()) for vm in sub.vms if vm.served})
+            out.update({d.disk.key: ("Disk", d.id.lower()) for d in sub.disks})
+            out.update({ip.ip.key: ("IP", ip.id.lower()) for ip in sub.ips})
+        return out
+
     def source_config(self) -> dict[str, Any]:
         return {
             "base_url": self.url,

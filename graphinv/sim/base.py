@@ -4,7 +4,11 @@ A cloud simulator is built from the landscape (it serves only the accounts of it
 started on 127.0.0.1 on a free port, and then tells the runtime:
 - `provider_ids()`: instance key -> the providerID a Gardener Machine carries for that VM, so the
   Gardener simulator can fill in `spec.providerID`;
-- `source_config()`: the `sources.<provider>` section of a graphinv config that reaches it.
+- `source_config()`: the `sources.<provider>` section of a graphinv config that reaches it;
+- `resource_ids()`: landscape key -> (graph label, the uid graphinv's collector writes for it) for
+  every instance, disk and public IP the simulator serves, including the implicit ones it makes
+  itself (boot disks, instances' own addresses) under keys derived from their instance's key. Tests
+  use it to compare what graphinv finds with the landscape's planted ground truth.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class CloudSim(Protocol):
     def provider_ids(self) -> dict[str, str]: ...
 
     def source_config(self) -> dict[str, Any]: ...
+
+    def resource_ids(self) -> dict[str, tuple[str, str]]: ...
 
 
 class Throttle:

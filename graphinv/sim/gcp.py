@@ -59,6 +59,7 @@ DEFAULT_CREATED = "2025-01-15T08:00:00.000+00:00"
 DEFAULT_DETACHED = "2025-02-01T08:00:00.000+00:00"
 MAX_RESULTS = 500
 GLOBAL = "global"
+EPHEMERAL_IP_SUFFIX = "/nat"  # resource_ids() key of an instance's own external address
 
 _NEUTRAL_TO_GCP = {
     "running": "RUNNING",
@@ -197,6 +198,8 @@ class _Renderer:
         self.ids = _Ids(landscape.seed)
         # An address attached to one of these that is not served (terminated) is simply RESERVED.
         self.instance_keys = {inst.key for _a, _r, inst in landscape.instances()}
+        # landscape key -> (label, the uid graphinv's collector gives the served item)
+        self.uids: dict[str, tuple[str, str]] = {}
 
     def project(self, account: Account) -> _Project:
         project = account.id
@@ -244,6 +247,7 @@ class _Renderer:
                 disk_items.append(self._disk(project, region, disk, boot, zone, link if alive else None,
                                              inst.shoot))
             if alive:
+                self.uids[key] = ("Instance", f"projects/{project}/zones/{zone}/instances/{inst.name}")
                 instance_items.append((f"zones/{zone}", self._instance(project, region, inst, zone, disks,
                                                                        nat_of.get(key))))
         for region in account.regions:
@@ -286,6 +290,8 @@ class _Renderer:
             tags = [inst.name]  # the bastion controller tags the VM with its own name, no labels
         labels.update(inst.tags)
         nat = reserved_nat or (self.ids.address("34.0.0.0/8", f"nat/{inst.key}") if inst.public_ip else None)
+        if nat and not reserved_nat:  # the instance's own ephemeral address
+            self.uids[f"{inst.key}{EPHEMERAL_IP_SUFFIX}"] = ("IP", f"gcp:{project}:{nat}")
         network = tid or "default"
         nic: dict[str, Any] = {
             "kind": "compute#networkInterface",
@@ -354,6 +360,7 @@ class _Renderer:
         where = _disk_scope(region, disk, instance_zone)
         regional = where.startswith("regions/")
         zone = where.split("/", 1)[1]
+        self.uids[disk.key] = ("Disk", f"projects/{project}/{where}/disks/{name}")
         labels = {**_shoot_labels(disk.shoot or instance_shoot), **disk.tags}
         created = disk.created or DEFAULT_CREATED
         dtype = disk.type or "pd-balanced"
@@ -395,6 +402,7 @@ class _Renderer:
         address = ip.address or self.ids.address("34.0.0.0/8", f"address/{ip.key}")
         is_global = region.name == GLOBAL
         where = GLOBAL if is_global else f"regions/{region.name}"
+        self.uids[ip.key] = ("IP", f"projects/{project}/{where}/addresses/{name}")
         users: list[str] = []
         if ip.attached_to in served:
             _r, inst, zone = served[ip.attached_to]
@@ -463,6 +471,7 @@ class GcpSim:
         renderer = _Renderer(landscape)
         self.projects: dict[str, _Project] = {
             a.id: renderer.project(a) for a in landscape.accounts if a.provider == "gcp"}
+        self._resource_ids = dict(renderer.uids)
         self._lock = threading.Lock()
         self._log: list[RequestLogEntry] = []
         self._server: SimHTTPServer | None = None
@@ -492,6 +501,12 @@ class GcpSim:
                 for inst in region.instances:
                     ids[inst.key] = f"gce:///{account.id}/{inst.zone or _zones(region)[0]}/{inst.name}"
         return ids
+
+    def resource_ids(self) -> dict[str, tuple[str, str]]:
+        """Landscape key -> (label, uid the GCP collector writes) for every served instance, disk and
+        address; implicit boot disks as `<instance key>/boot`, ephemeral NAT IPs as `<instance key>/nat`.
+        Terminated instances (and their boot disks) are not served, so they are not in it."""
+        return dict(self._resource_ids)
 
     def source_config(self) -> dict[str, Any]:
         return {"api_endpoint": self.url, "credentials": "anonymous", "projects": list(self.projects)}

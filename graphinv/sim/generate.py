@@ -12,6 +12,7 @@ dataclasses are built, so memory grows linearly and nothing is served or written
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import uuid
@@ -296,7 +297,7 @@ def _plant_cases(b: _Builder) -> None:
     for index, shoot in enumerate(_sample(b, readable, RATES["bastion"], total)):
         region = b.region(shoot.provider, shoot.account, shoot.region)
         bastion_name = f"cli-{b.hash5()}"
-        inst = Instance(key=b.key("vm"), name=f"{shoot.technical_id}-{bastion_name}-bastion",
+        inst = Instance(key=b.key("vm"), name=bastion_vm_name(shoot.provider, shoot.technical_id, bastion_name),
                         zone=shoot.workers[0].zones[0], type=PROVIDERS[shoot.provider].bastion_type,
                         shoot=f"{shoot.project}/{shoot.name}", role="bastion", public_ip=True, created=b.created(),
                         plant=plant("bastion-vm", f"bastion {bastion_name} of shoot {shoot.technical_id}"))
@@ -307,6 +308,16 @@ def _plant_cases(b: _Builder) -> None:
     _plant_gone_shoots(b, total)
     _plant_machine_cases(b, readable, total)
     _plant_free_resources(b, readable, total)
+
+
+def bastion_vm_name(provider: str, technical_id: str, bastion: str) -> str:
+    """The VM name each provider extension's bastion controller chooses (pkg/controller/bastion/
+    options.go): AWS `<technical id>-<bastion>-bastion`; GCP, Azure and OpenStack cut
+    `<technical id>-<bastion>` to 33 characters and append `-bastion-<first 5 hex of its sha256>`."""
+    base = f"{technical_id}-{bastion}"
+    if provider == "aws":
+        return f"{base}-bastion"
+    return f"{base[:33]}-bastion-{hashlib.sha256(base.encode()).hexdigest()[:5]}"
 
 
 def _plant_gone_shoots(b: _Builder, total: int) -> None:

@@ -300,6 +300,28 @@ def _build_region(account: Account, region: Region, ids: _Ids) -> RegionState:
     return state
 
 
+def _region_resource_ids(region: Region, served: RegionState, ids: _Ids) -> dict[str, tuple[str, str]]:
+    """Landscape key -> (label, uuid) for what `_build_region` made of the region, implicit boot
+    volumes (`<instance key>/boot`) and instances' own floating IPs (`<instance key>/public-ip`)
+    included. Derived from the same ids, then checked against what is actually served."""
+    wanted: dict[str, tuple[str, str]] = {}
+    for inst in region.instances:
+        wanted[inst.key] = ("Instance", ids.uuid("server", inst.key))
+        if not any(d.boot for d in inst.disks):
+            wanted[f"{inst.key}/boot"] = ("Disk", ids.uuid("volume", f"{inst.key}/boot"))
+        wanted.update({d.key: ("Disk", ids.uuid("volume", d.key)) for d in inst.disks})
+        if inst.public_ip:
+            wanted[f"{inst.key}/public-ip"] = ("IP", ids.uuid("floatingip", f"{inst.key}/public-ip"))
+    wanted.update({d.key: ("Disk", ids.uuid("volume", d.key)) for d in region.disks})
+    wanted.update({ip.key: ("IP", ids.uuid("floatingip", ip.key)) for ip in region.ips})
+    present = ({s.id for s in served.servers} | {v.id for v in served.volumes}
+               | {f.id for f in served.floating_ips})
+    missing = sorted(key for key, (_label, uid) in wanted.items() if uid not in present)
+    if missing:
+        raise RuntimeError(f"openstack sim: resources not served for keys {missing[:5]}")
+    return wanted
+
+
 # -- payloads -----------------------------------------------------------------------------------
 def _microversion(request: Request, service: str) -> tuple[int, int] | None:
     names = {service, "block-storage"} if service == "volume" else {service}
@@ -472,6 +494,7 @@ class OpenStackSim:
         ids = _Ids(landscape)
         self.projects: dict[str, ProjectState] = {}
         self._instance_ids: dict[str, str] = {}
+        self._resource_ids: dict[str, tuple[str, str]] = {}
         for account in landscape.accounts:
             if account.provider != "openstack":
                 continue
@@ -481,9 +504,10 @@ class OpenStackSim:
                 app_credential_secret="sim-" + ids.hex("appcred-secret", account.id),
             )
             for region in account.regions:
-                project.regions[region.name] = _build_region(account, region, ids)
+                served = project.regions[region.name] = _build_region(account, region, ids)
                 for inst in region.instances:
                     self._instance_ids[inst.key] = ids.uuid("server", inst.key)
+                self._resource_ids.update(_region_resource_ids(region, served, ids))
             self.projects[account.id] = project
         self._server = SimHTTPServer(self.handle, name="openstack")
 
@@ -504,6 +528,12 @@ class OpenStackSim:
 
     def provider_ids(self) -> dict[str, str]:
         return {key: f"openstack:///{server_id}" for key, server_id in self._instance_ids.items()}
+
+    def resource_ids(self) -> dict[str, tuple[str, str]]:
+        """Landscape key -> (label, uid the OpenStack collector writes: the resource uuid) for every
+        served server, volume and floating IP; implicit boot volumes as `<instance key>/boot`, the
+        floating IPs made for `public_ip: true` as `<instance key>/public-ip`."""
+        return dict(self._resource_ids)
 
     def source_config(self) -> dict[str, Any]:
         return {"clouds": [

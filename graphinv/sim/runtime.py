@@ -108,6 +108,18 @@ class SimulatedLandscape:
                  tb: TracebackType | None) -> None:
         self.stop()
 
+    def resource_ids(self) -> dict[str, tuple[str, str]]:
+        """Landscape key -> (label, uid graphinv's collectors write) over every running cloud
+        simulator (see CloudSim.resource_ids); keys are unique across the landscape."""
+        merged: dict[str, tuple[str, str]] = {}
+        for provider, sim in self.clouds.items():
+            ids = sim.resource_ids()
+            clash = sorted(set(ids) & set(merged))
+            if clash:
+                raise RuntimeError(f"{provider} simulator reuses landscape keys {clash[:5]}")
+            merged.update(ids)
+        return merged
+
     def endpoints(self) -> dict[str, str]:
         """provider -> where its simulator listens (for people; config() is for graphinv)."""
         out: dict[str, str] = {}
