@@ -15,6 +15,7 @@ from graphinv.commands import demo as demo_cmd
 from graphinv.commands import neo4j as neo4j_cmd
 from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands import scheduler as scheduler_cmd
+from graphinv.commands import serve as serve_cmd
 from graphinv.commands.common import State, out
 from graphinv.sim.cli import sim_app
 
@@ -48,27 +49,10 @@ app.command()(orphans_cmd.orphans)
 app.command()(orphans_cmd.query)
 app.command()(collect_cmd.stats)
 app.command()(demo_cmd.demo)
+app.command()(serve_cmd.serve)
 app.add_typer(sim_app, name="sim", help="Generate and serve simulated landscapes (for demos, tests, benchmarks).")
 app.add_typer(scheduler_cmd.app, name="scheduler")
 app.add_typer(alerts_cmd.app, name="alerts")
-
-_LATER = {
-    "serve": "Serve the GraphQL API (issue: GraphQL API).",
-}
-
-
-def _not_yet(name: str, help_text: str) -> None:
-    def command() -> None:
-        out.print(f"`graphinv {name}` is not built yet. {help_text}")
-        raise typer.Exit(2)
-
-    command.__doc__ = f"(not built yet) {help_text}"
-    app.command(name)(command)
-
-
-for _name, _help in _LATER.items():
-    _not_yet(_name, _help)
-
 
 def main() -> None:
     try:

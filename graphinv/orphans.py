@@ -110,16 +110,20 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     params = _params(f, now)
     instances = load_query("orphan_instances").run(graph, **params)
     orphan_vms = [r["uid"] for r in instances if r["verdict"] == "orphan"]
+    # Disks and IPs of VMs we could not judge are themselves unverified, not silently left out.
+    doubtful_vms = [r["uid"] for r in instances if r["verdict"] == "unverified"]
     rows: list[dict[str, Any]] = []
     if f.kind in (None, "instance"):
         rows += instances
     if f.kind in (None, "disk"):
-        rows += load_query("orphan_disks").run(graph, **params, orphan_instances=orphan_vms)
+        rows += load_query("orphan_disks").run(graph, **params, orphan_instances=orphan_vms,
+                                               unverified_instances=doubtful_vms)
         if include_informational:
             rows += load_query("unattached_disks").run(
                 graph, provider=f.provider, account=f.account, project=f.project, cutoff=params["cutoff"])
     if f.kind in (None, "ip"):
-        rows += load_query("orphan_ips").run(graph, **params, orphan_instances=orphan_vms)
+        rows += load_query("orphan_ips").run(graph, **params, orphan_instances=orphan_vms,
+                                             unverified_instances=doubtful_vms)
     return _finish(rows, now, prices)
 
 

@@ -2,8 +2,9 @@
 // description: Disks nobody needs: unattached disks whose shoot no longer exists, and disks attached
 //   only to orphan VMs (pass the orphan instances' uids as $orphan_instances). Unattached disks of
 //   live shoots are not orphans (see unattached_disks). A disk is `unverified` when its own scope or
-//   the shoots were not read completely and recently.
-// params: provider, account, project, cutoff, fresh_after, orphan_instances
+//   the shoots were not read completely and recently, or when it is attached only to orphan and
+//   unverified VMs (pass the latter as $unverified_instances) and at least one is unverified.
+// params: provider, account, project, cutoff, fresh_after, orphan_instances, unverified_instances
 // index: Disk(attached) seek; Instance(uid) seeks for the orphan VMs; Collection(uid) seeks
 // A missing $fresh_after means: reads older than 6 hours prove nothing.
 WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
@@ -21,11 +22,14 @@ CALL (fresh_after) {
       WHEN born >= shoots.last_complete_started THEN 'the disk is newer than the last complete read of shoots'
     END AS doubt
   UNION
-  UNWIND $orphan_instances AS orphan
-  MATCH (:Instance {uid: orphan})-[:HAS_DISK]->(d:Disk)
-  WHERE NOT EXISTS { MATCH (other:Instance)-[:HAS_DISK]->(d) WHERE NOT other.uid IN $orphan_instances }
-  RETURN DISTINCT d, coalesce(d.created, d.first_seen) AS born, 'attached only to orphan VMs' AS reason,
-    null AS doubt
+  WITH coalesce($orphan_instances, []) AS orphans, coalesce($unverified_instances, []) AS doubtful
+  UNWIND orphans + doubtful AS candidate
+  MATCH (:Instance {uid: candidate})-[:HAS_DISK]->(d:Disk)
+  WHERE NOT EXISTS { MATCH (other:Instance)-[:HAS_DISK]->(d) WHERE NOT other.uid IN orphans + doubtful }
+  WITH DISTINCT d, doubtful
+  RETURN d, coalesce(d.created, d.first_seen) AS born, 'attached only to orphan VMs' AS reason,
+    CASE WHEN EXISTS { MATCH (i:Instance)-[:HAS_DISK]->(d) WHERE i.uid IN doubtful }
+      THEN 'attached only to VMs that are orphans or could not be verified' END AS doubt
 }
 WITH d, born, reason, doubt, fresh_after
 WHERE ($provider IS NULL OR d.provider = $provider)

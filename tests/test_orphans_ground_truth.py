@@ -65,23 +65,29 @@ class GroundTruth:
 
 def ground_truth(landscape: Landscape, ids: Mapping[str, Mapping[str, tuple[str, str]]]) -> GroundTruth:
     """Expected findings per provider and verdict: every resource planted with that verdict, plus the
-    implicit disks and IPs a simulator made for a planted orphan or unowned VM (they are attached
-    only to it, so they share its fate; ephemeral own addresses excepted)."""
+    implicit disks and IPs a simulator made for a planted orphan, unverified or unowned VM, and the
+    unplanted disks and IPs attached to an unverified VM (attached only to it, they share its fate;
+    ephemeral own addresses excepted)."""
     truth = GroundTruth()
     for provider in PROVIDERS:
         keys = ids.get(provider, {})
         truth.names.update({uid: key for key, (_label, uid) in keys.items()})
         truth.not_orphan[provider] = set()
         planted: dict[str, str | None] = {}
+        holder: dict[str, str] = {}  # disk/IP key -> the instance key it is attached to
         for account in (a for a in landscape.accounts if a.provider == provider):
             for region in account.regions:
                 for inst in region.instances:
                     planted[inst.key] = inst.plant
                     planted.update({d.key: d.plant for d in inst.disks})
+                    holder.update({d.key: inst.key for d in inst.disks})
                 planted.update({d.key: d.plant for d in region.disks})
                 planted.update({ip.key: ip.plant for ip in region.ips})
+                holder.update({r.key: r.attached_to for r in [*region.disks, *region.ips] if r.attached_to})
         for key, plant in planted.items():
             verdict = verdict_of(plant)
+            if verdict is None and verdict_of(planted.get(holder.get(key, ""))) == "unverified":
+                verdict = "unverified"  # what hangs only on a VM we cannot judge is not judged either
             if key not in keys:  # not served (a terminated VM on GCP/Azure): nothing may report it
                 assert verdict not in REPORTED, f"{provider}: {key} is planted {plant!r} but not served"
                 continue
@@ -97,7 +103,7 @@ def ground_truth(landscape: Landscape, ids: Mapping[str, Mapping[str, tuple[str,
             assert owner in planted, f"{provider}: implicit resource {key} belongs to no landscape instance"
             verdict = verdict_of(planted[owner])
             ephemeral = provider in EPHEMERAL_SUFFIX and key.endswith(EPHEMERAL_SUFFIX[provider])
-            if verdict in ("orphan", "unowned") and not ephemeral:
+            if verdict in ("orphan", "unowned", "unverified") and not ephemeral:
                 truth.expected.setdefault((provider, verdict), set()).add((KIND[label], uid))
             elif verdict == "not-orphan":
                 truth.not_orphan[provider].add(uid)
@@ -178,8 +184,12 @@ def assert_report_matches(graph: Graph, truth: GroundTruth, landscape: Landscape
         wrongly = listed & truth.not_orphan[provider]
         assert not wrongly, f"{provider}: planted not-orphan but reported: {sorted(truth.names[u] for u in wrongly)}"
         for row in rows:
-            if row["verdict"] == "unverified":  # says why: the seed whose machines could not be read
+            if row["verdict"] != "unverified":
+                continue
+            if row["kind"] == "instance":  # says why: the seed whose machines could not be read
                 assert any(seed in row["reason"] for seed in unreadable), row
+            else:  # a disk or IP hanging on such a VM says so
+                assert "could not be verified" in row["reason"], row
 
 
 def assert_machines_linked(graph: Graph, landscape: Landscape, ids: Mapping[str, tuple[str, str]]) -> None:

@@ -1,0 +1,185 @@
+"""Latency of a deep GraphQL traversal, batched (DataLoaders) next to the naive path, in one process.
+
+The data: one project with 50 shoots x 20 machines, each machine on a VM with 2 disks and an
+Elastic IP (plus, by default, 5,000 unrelated VMs of other projects so indexes matter). The query
+walks project -> shoots -> machines -> instance -> disks and IPs. Both servers run the same schema
+on the same Neo4j; the naive one resolves every nested field with one query per parent
+(`create_app(..., batch_loads=False)`). Each runs behind uvicorn on 127.0.0.1 and is measured by
+1 and by 16 concurrent HTTP clients; latency is per request as the client sees it.
+
+Usage: python bench/graphql.py [--requests 40] [--naive-requests 8] [--noise 5000] [--json out.json]
+(GRAPHINV_BENCH_NEO4J_URI points it at an existing, disposable Neo4j instead of a fresh one.)
+"""
+
+# ruff: noqa: E402
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# Run as `python bench/graphql.py`, this file's folder comes first on sys.path, and its name would
+# hide the `graphql` package strawberry imports: drop the folder, put the repository root first
+# (hence the imports below the path set-up, and the file-wide E402 exemption).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from bench._server import bench_graph, wipe
+from bench.synthetic import Synthetic
+from collectors.records import (
+    CloudAccountRecord,
+    DiskRecord,
+    InstanceRecord,
+    IPRecord,
+    MachineRecord,
+    ProjectRecord,
+    Record,
+    RegionRecord,
+    ShootRecord,
+)
+from collectors.scope import Scope
+from graphinv.api import create_app
+from graphinv.api.settings import ApiSettings
+from graphinv.api.threaded import serving
+from graphinv.db import Graph
+from graphinv.ingest import Ingest, install_schema
+
+PROJECT = "bench"
+SHOOTS = 50
+MACHINES = 20
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+QUERY = """query($name: String!) { project(name: $name) { name shoots(first: 50) { name technicalId
+  machines(first: 20) { name phase instance { uid status instanceType disks(first: 4) { uid sizeGb }
+  ips(first: 2) { address } } } } } }"""
+
+
+def bench_project() -> Iterator[tuple[Scope, list[Record], list[Record]]]:
+    garden: list[Record] = [ProjectRecord(uid=PROJECT, name=PROJECT, namespace=f"garden-{PROJECT}")]
+    machines: list[Record] = []
+    cloud: list[Record] = []
+    for s in range(SHOOTS):
+        tech = f"shoot--{PROJECT}--s{s:02d}"
+        garden.append(ShootRecord(uid=f"garden-{PROJECT}/s{s:02d}", name=f"s{s:02d}", namespace=f"garden-{PROJECT}",
+                                  technical_id=tech, provider="aws", region="eu-west-1", seed_name="seed",
+                                  project_ref=PROJECT, created=CREATED))
+        for m in range(MACHINES):
+            uid = f"i-b{s:03d}{m:013d}"
+            name = f"{tech}-worker-z1-{m}"
+            common: dict[str, Any] = dict(provider="aws", account_id="999999999999", region="eu-west-1",
+                                          zone="eu-west-1a", cluster=tech, shoot_ref=tech,
+                                          account_ref="aws:999999999999", region_ref="aws:eu-west-1", created=CREATED)
+            machines.append(MachineRecord(uid=f"seed/{tech}/{name}", name=name, namespace=tech, seed_name="seed",
+                                          phase="Running", shoot_ref=tech, instance_ref=uid, created=CREATED))
+            cloud.append(InstanceRecord(uid=uid, name=name, state="running", status="running", role="node",
+                                        instance_type="m5.large", **common))
+            cloud += [DiskRecord(uid=f"vol-{uid[2:]}{d}", size_gb=50, disk_type="gp3", boot=d == 0, attached=True,
+                                 attached_instances=[uid], instance_ref=uid, state="in-use", **common)
+                      for d in range(2)]
+            cloud.append(IPRecord(uid=f"eipalloc-{uid[2:]}", address=f"198.18.{s}.{m}", allocation="elastic",
+                                  attached=True, instance_ref=uid, **common))
+    context: list[Record] = [CloudAccountRecord(uid="aws:999999999999", provider="aws", account_id="999999999999"),
+                             RegionRecord(uid="aws:eu-west-1", provider="aws", name="eu-west-1")]
+    yield Scope("gardener", "garden-bench", "global", "Shoot", ("Project",)), [], garden
+    yield Scope("gardener", "seed-bench", "global", "Machine"), [], machines
+    yield Scope("aws", "999999999999", "eu-west-1", "Instance", ("Disk", "IP")), context, cloud
+
+
+def load(graph: Graph, noise: int) -> None:
+    wipe(graph)
+    install_schema(graph)
+    ingest = Ingest(graph)
+    for scope, context, records in bench_project():
+        if context:
+            ingest.write_context(scope, context)
+        with ingest.scope(scope) as run:
+            run.write(records)
+    if noise:
+        syn = Synthetic(instances=noise)
+        for noise_scope, stream in syn.scopes():
+            ingest.write_context(noise_scope, syn.context())
+            with ingest.scope(noise_scope) as run:
+                run.write(stream)
+
+
+async def _client(http: httpx.AsyncClient, url: str, count: int, samples: list[float], trips: list[int]) -> None:
+    for _ in range(count):
+        started = time.perf_counter()
+        response = await http.post(url, json={"query": QUERY, "variables": {"name": PROJECT}})
+        elapsed = time.perf_counter() - started
+        body = response.json()
+        if body.get("errors"):
+            raise RuntimeError(f"query failed: {body['errors']}")
+        machines = sum(len(s["machines"]) for s in body["data"]["project"]["shoots"])
+        if machines != SHOOTS * MACHINES:
+            raise RuntimeError(f"expected {SHOOTS * MACHINES} machines, got {machines}")
+        samples.append(elapsed)
+        trips.append(body["extensions"]["graphinv"]["roundTrips"])
+
+
+def measure(base: str, clients: int, per_client: int) -> dict[str, Any]:
+    async def run() -> tuple[list[float], list[int], float]:
+        samples: list[float] = []
+        trips: list[int] = []
+        limits = httpx.Limits(max_connections=clients)
+        async with httpx.AsyncClient(timeout=600, limits=limits) as http:
+            await _client(http, f"{base}/graphql", 1, [], [])  # warm-up: driver pool, caches, JIT of plans
+            started = time.perf_counter()
+            await asyncio.gather(*(_client(http, f"{base}/graphql", per_client, samples, trips)
+                                   for _ in range(clients)))
+            return samples, trips, time.perf_counter() - started
+
+    samples, trips, wall = asyncio.run(run())
+    ordered = sorted(samples)
+    return {
+        "clients": clients, "requests": len(samples),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p95_ms": round(ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000, 1),  # nearest rank
+        "throughput_rps": round(len(samples) / wall, 2),
+        "round_trips": sorted(set(trips)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=40, help="requests per scenario for the batched path")
+    parser.add_argument("--naive-requests", type=int, default=8, help="requests per scenario for the naive path")
+    parser.add_argument("--noise", type=int, default=5000, help="unrelated VMs in the graph (Synthetic)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    results: list[dict[str, Any]] = []
+    with bench_graph(heap="2g", pagecache="1g") as graph:
+        started = time.perf_counter()
+        load(graph, args.noise)
+        print(f"loaded {SHOOTS} shoots x {MACHINES} machines (+{args.noise} noise VMs) "
+              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        settings = ApiSettings(timeout_seconds=600)
+        for path, batch, total in (("batched", True, args.requests), ("naive", False, args.naive_requests)):
+            with serving(create_app(graph, settings, batch_loads=batch)) as base:
+                for clients in (1, 16):
+                    per_client = max(1, total // clients)
+                    row = {"path": path, **measure(base, clients, per_client)}
+                    results.append(row)
+                    print(json.dumps(row), flush=True)
+
+    print()
+    print(f"{'path':8} {'clients':>7} {'requests':>8} {'p50 ms':>9} {'p95 ms':>9} {'req/s':>7}  round trips/request")
+    for r in results:
+        print(f"{r['path']:8} {r['clients']:>7} {r['requests']:>8} {r['p50_ms']:>9} {r['p95_ms']:>9} "
+              f"{r['throughput_rps']:>7}  {r['round_trips']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

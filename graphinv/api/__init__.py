@@ -1,0 +1,7 @@
+"""The GraphQL API over the inventory graph (strawberry on Starlette, served by uvicorn)."""
+
+from graphinv.api.app import create_app
+from graphinv.api.schema import build_schema, schema_sdl
+from graphinv.api.settings import ApiSettings, parse_api_settings
+
+__all__ = ["ApiSettings", "build_schema", "create_app", "parse_api_settings", "schema_sdl"]
