@@ -14,10 +14,16 @@ from typing import Annotated
 
 import typer
 
+from graphinv.api import create_app
+from graphinv.api.settings import ApiSettings
+from graphinv.api.threaded import free_port, serving
 from graphinv.commands.collect import collect_into, print_summary
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.commands.orphans import TABLE_COLUMNS
+from graphinv.config import Config
+from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jError
+from graphinv.neo4j_server.manager import port_in_use
 from graphinv.orphans import OrphanFilter, orphan_report
 from graphinv.sim.generate import generate
 from graphinv.sim.landscape import LandscapeError, load_landscape
@@ -34,6 +40,7 @@ def demo(
     scale: Annotated[float, typer.Option(help="size of the generated landscape (1 = a small real one)")] = 0.2,
     seed: Annotated[int, typer.Option(help="seed of the generated landscape")] = 7,
     landscape: Annotated[Path | None, typer.Option(help="serve this landscape file instead of generating one")] = None,
+    api_port: Annotated[int, typer.Option(help="port of the GraphQL API the demo leaves running")] = 8000,
 ) -> None:
     """Run the demo: local Neo4j, simulated landscape, collection, orphan report."""
     logging.basicConfig(level=logging.ERROR)
@@ -74,8 +81,22 @@ def demo(
               highlight=False, markup=False)
     if once:
         return
-    out.print("Neo4j keeps running; press Ctrl-C to leave the demo (`graphinv neo4j stop` stops Neo4j).")
+    _serve_until_interrupted(cfg, api_port)
+
+
+def _serve_until_interrupted(cfg: Config, api_port: int) -> None:
+    """Keep the GraphQL API (and Neo4j) up for exploring until Ctrl-C or SIGTERM."""
+    port = api_port if not port_in_use(api_port) else free_port()
+    graph = Graph(cfg.neo4j)
+    app = create_app(graph, ApiSettings(port=port), orphans_section=cfg.sections.get("orphans"))
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        done.wait()
+    try:
+        with serving(app, port=port) as url:
+            out.print(f"GraphQL API with GraphiQL: {url}/graphql")
+            out.print("Neo4j and the API keep running; press Ctrl-C to leave the demo "
+                      "(`graphinv neo4j stop` stops Neo4j).")
+            with contextlib.suppress(KeyboardInterrupt):
+                done.wait()
+    finally:
+        graph.close()
