@@ -22,6 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from neo4j import ManagedTransaction
+
 from bench._server import bench_graph, wipe
 from bench.synthetic import Synthetic
 from collectors.records import Record
@@ -86,8 +88,12 @@ def run_naive(graph: Graph, syn: Synthetic, sample: int) -> tuple[int, float]:
     with graph.session() as session:
         for record in records:
             row = record_row(record)
-            session.execute_write(lambda tx, row=row, label=record.label: tx.run(
-                f"MERGE (n:{label} {{uid: $uid}}) SET n += $props", row).consume())
+            query = f"MERGE (n:{record.label} {{uid: $uid}}) SET n += $props"
+
+            def work(tx: ManagedTransaction, query: str = query, row: dict[str, Any] = row) -> None:
+                tx.run(query, row).consume()
+
+            session.execute_write(work)
     return len(records), time.perf_counter() - started
 
 

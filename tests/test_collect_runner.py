@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from collectors.records import CloudAccountRecord, InstanceRecord, RegionRecord
 from collectors.scope import Scope, ScopeTask
@@ -53,7 +54,7 @@ def test_writes_happen_on_the_calling_thread_only(graph: Graph) -> None:
     ingest = Ingest(graph, batch_size=100)
     original = graph.write
 
-    def spy(work):  # type: ignore[no-untyped-def]
+    def spy(work: Any) -> Any:
         writers.add(threading.current_thread().name)
         return original(work)
 

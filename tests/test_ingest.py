@@ -51,11 +51,11 @@ def snapshot(graph: Graph) -> tuple[list[dict[str, object]], list[dict[str, obje
         "properties(n) AS props ORDER BY uid"
     )
     for row in nodes:
-        props = dict(row["props"])  # type: ignore[call-overload]
+        props = dict(row["props"])
         for volatile in ("last_seen", "first_seen", "run_id"):
             props.pop(volatile, None)
         row["props"] = props
-        row["labels"] = sorted(row["labels"])  # type: ignore[type-var]
+        row["labels"] = sorted(row["labels"])
     edges = graph.run_read(
         "MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS rel, b.uid AS b ORDER BY a, rel, b"
     )

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_unreachable_server_is_a_clear_error() -> None:
 
 
 @pytest.fixture(scope="module")
-def own_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNeo4j]:
     """A second server, so lifecycle tests never disturb the session's one."""
     settings = LocalNeo4jSettings(
         home=tmp_path_factory.mktemp("lifecycle"), bolt_port=free_port(), http_port=free_port(),

@@ -36,7 +36,7 @@ from graphinv.queries import load_query
 from graphinv.sim.aws import OWN_PUBLIC_IP_SUFFIX
 from graphinv.sim.gcp import EPHEMERAL_IP_SUFFIX
 from graphinv.sim.generate import generate
-from graphinv.sim.landscape import PROVIDERS, Instance, Landscape
+from graphinv.sim.landscape import PROVIDERS, Disk, Instance, Landscape, PublicIP
 from graphinv.sim.runtime import SimulatedLandscape
 
 REPORTED = ("orphan", "unverified", "informational", "unowned")
@@ -83,7 +83,8 @@ def ground_truth(landscape: Landscape, ids: Mapping[str, Mapping[str, tuple[str,
                     holder.update({d.key: inst.key for d in inst.disks})
                 planted.update({d.key: d.plant for d in region.disks})
                 planted.update({ip.key: ip.plant for ip in region.ips})
-                holder.update({r.key: r.attached_to for r in [*region.disks, *region.ips] if r.attached_to})
+                attachable: list[Disk | PublicIP] = [*region.disks, *region.ips]
+                holder.update({r.key: r.attached_to for r in attachable if r.attached_to})
         for key, plant in planted.items():
             verdict = verdict_of(plant)
             if verdict is None and verdict_of(planted.get(holder.get(key, ""))) == "unverified":
