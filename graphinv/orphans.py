@@ -103,9 +103,11 @@ def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> li
 
 
 def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None,
-                  include_informational: bool = False) -> list[dict[str, Any]]:
-    """Orphans and unverified candidates, instances first; disks and IPs of orphan VMs included."""
-    now = datetime.now(UTC)
+                  include_informational: bool = False, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Orphans and unverified candidates, instances first; disks and IPs of orphan VMs included.
+
+    `now` is the moment the staleness and age are measured from (default: the current time)."""
+    now = now or datetime.now(UTC)
     prices = prices or PriceTable.load()
     params = _params(f, now)
     instances = load_query("orphan_instances").run(graph, **params)

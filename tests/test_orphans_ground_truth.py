@@ -391,10 +391,12 @@ def test_failed_scopes_delete_nothing_and_make_no_orphans(graph: Graph, tmp_path
         assert findings(graph, provider)[0] == before[provider], provider
 
     # Once run 1 is too old to count, what depended on a failed scope is unverified, never orphan.
-    strict = datetime.now(UTC) - between - timedelta(seconds=0.5)
+    # Judged at one fixed moment, so a slow machine cannot slide the window past run 2's reads.
+    judged_at = datetime.now(UTC)
+    strict = judged_at - between - timedelta(seconds=0.5)
     in_failed = {uid for _k, _l, uid in nodes_before}
     for provider in PROVIDERS:
-        rows = orphan_report(graph, OrphanFilter(provider=provider, max_staleness=strict))
+        rows = orphan_report(graph, OrphanFilter(provider=provider, max_staleness=strict), now=judged_at)
         now_orphan = {(r["kind"], r["uid"]) for r in rows if r["verdict"] == "orphan"}
         now_unverified = {r["uid"]: r for r in rows if r["verdict"] == "unverified"}
         was_orphan = before[provider]["orphan"]
