@@ -49,6 +49,11 @@ class Neo4jConnection:
         return host in ("127.0.0.1", "localhost", "::1")
 
 
+def _port(uri: str) -> int | None:
+    rest = uri.split("://", 1)[-1].split("/", 1)[0]
+    return int(rest.rsplit(":", 1)[1]) if ":" in rest and rest.rsplit(":", 1)[1].isdigit() else None
+
+
 @dataclass
 class Config:
     neo4j: Neo4jConnection = field(default_factory=Neo4jConnection)
@@ -57,6 +62,11 @@ class Config:
     # parsed by their own modules, so this file stays small.
     sections: dict[str, Any] = field(default_factory=dict)
     source_path: Path | None = None
+
+    @property
+    def uses_local_server(self) -> bool:
+        """The graph is the local server graphinv manages (not just any Neo4j on loopback)."""
+        return self.neo4j.is_local and (_port(self.neo4j.uri) or 7687) == self.local_neo4j.bolt_port
 
 
 def _typed(cls: type, raw: Mapping[str, Any], where: str) -> Any:

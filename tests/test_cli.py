@@ -94,3 +94,16 @@ def test_stats_shows_scopes(graph: Graph, neo4j_connection: Neo4jConnection) -> 
     assert {s["scope"] for s in scopes} == {"gardener:garden:global:Shoot", "gardener:seed-1:global:Machine",
                                             "aws:111:eu-west-1:Instance"}
     assert all(s["status"] == "complete" for s in scopes)
+
+
+def test_only_the_managed_server_counts_as_local() -> None:
+    from graphinv.config import load_config
+
+    def cfg(uri: str | None, port: str = "7687") -> bool:
+        env = {"GRAPHINV_LOCAL_BOLT_PORT": port, **({"GRAPHINV_NEO4J_URI": uri} if uri else {})}
+        return load_config(None, env=env).uses_local_server
+
+    assert cfg(None) and cfg(None, "17687")  # nothing named: the managed server
+    assert cfg("bolt://127.0.0.1:7687")
+    assert not cfg("bolt://127.0.0.1:7999")  # another Neo4j on loopback (e.g. a test server)
+    assert not cfg("neo4j+s://abc.databases.neo4j.io")

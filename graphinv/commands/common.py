@@ -48,7 +48,7 @@ def connected(cfg: Config | None = None) -> Iterator[Graph]:
         graph.verify()
     except GraphUnavailable as exc:
         graph.close()
-        hint = " Start the local one with `graphinv neo4j start`." if cfg.neo4j.is_local else ""
+        hint = " Start the local one with `graphinv neo4j start`." if cfg.uses_local_server else ""
         fail(f"{exc}.{hint}")
     try:
         yield graph

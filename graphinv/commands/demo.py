@@ -45,7 +45,7 @@ def demo(
     """Run the demo: local Neo4j, simulated landscape, collection, orphan report."""
     logging.basicConfig(level=logging.ERROR)
     cfg = config()
-    if cfg.neo4j.is_local:
+    if cfg.uses_local_server:
         server = LocalNeo4j(cfg.local_neo4j)
         out.print("Starting the local Neo4j (the first start fetches its jars with Maven)...")
         try:
@@ -73,7 +73,8 @@ def demo(
             title = (f"{provider}: {len(found)} orphans, estimated {cost:,.2f} USD/month; "
                      f"{len(rows) - len(found)} unverified")
             emit(rows, "table", [c for c in TABLE_COLUMNS if c != "provider"], title=title)
-    browser = f"http://127.0.0.1:{cfg.local_neo4j.http_port}/browser/" if cfg.neo4j.is_local else "(your Neo4j Browser)"
+    browser = (f"http://127.0.0.1:{cfg.local_neo4j.http_port}/browser/" if cfg.uses_local_server
+               else "(your Neo4j Browser)")
     out.print(f"\nExplore in Neo4j Browser: {browser} (connect to {cfg.neo4j.uri}, no authentication) "
               "and paste:", highlight=False)
     out.print(f"  {BROWSER_QUERY}", highlight=False, markup=False, soft_wrap=True)
