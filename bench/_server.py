@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,7 @@ from pathlib import Path
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from graphinv.ports import free_port
 
 
 @contextlib.contextmanager
@@ -28,7 +22,7 @@ def bench_graph(heap: str = "4g", pagecache: str = "4g") -> Iterator[Graph]:
             yield g
         return
     with tempfile.TemporaryDirectory(prefix="graphinv-bench-") as home:
-        server = LocalNeo4j(LocalNeo4jSettings(home=Path(home), bolt_port=_free_port(), http_port=_free_port(),
+        server = LocalNeo4j(LocalNeo4jSettings(home=Path(home), bolt_port=free_port(), http_port=free_port(),
                                                heap=heap, pagecache=pagecache, tx_memory_max="3g"))
         server.start()
         try:

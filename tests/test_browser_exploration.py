@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from graphinv.commands.collect import collect_into
 from graphinv.config import Config, Neo4jConnection
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
+from graphinv.ports import free_port
 from graphinv.queries import load_query
 from graphinv.sim.generate import generate
 from graphinv.sim.runtime import SimulatedLandscape
@@ -129,16 +129,10 @@ def test_grass_file_is_plain_rules_browser_can_parse() -> None:
 
 
 # -- a landscape in a Neo4j that serves Browser ----------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def browser_neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNeo4j]:
     settings = LocalNeo4jSettings(
-        home=tmp_path_factory.mktemp("browser-neo4j"), bolt_port=_free_port(), http_port=_free_port(),
+        home=tmp_path_factory.mktemp("browser-neo4j"), bolt_port=free_port(), http_port=free_port(),
         heap="512m", pagecache="256m", tx_memory_max="256m",
     )
     server = LocalNeo4j(settings)

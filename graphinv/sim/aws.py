@@ -11,10 +11,10 @@ either, up to ids, timestamps and instances' own public addresses that moto choo
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any, Literal
 
+from graphinv.ports import free_port
 from graphinv.sim.aws_moto import READER_ROLE, MotoProcess, MotoSeeded, own_public_addresses, seed_moto
 from graphinv.sim.aws_query import AwsQueryApi, base_access_key, base_secret
 from graphinv.sim.aws_world import AwsWorld, build_world
@@ -24,12 +24,6 @@ from graphinv.sim.landscape import Landscape
 Engine = Literal["native", "moto"]
 OWN_PUBLIC_IP_SUFFIX = "#public-ip"
 _LABEL_BY_ID_PREFIX = {"i": "Instance", "vol": "Disk", "eipalloc": "IP"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class AwsSim:
@@ -52,7 +46,7 @@ class AwsSim:
             self.api = AwsQueryApi(self.world)
             self._server = SimHTTPServer(self.api.handle, name="aws").start()
             return
-        self._moto = MotoProcess(_free_port(), self.workdir)
+        self._moto = MotoProcess(free_port(), self.workdir)
         self._moto.start()
         try:
             self._moto.reset(self.world.seed)
