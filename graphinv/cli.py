@@ -16,8 +16,8 @@ from graphinv.commands import neo4j as neo4j_cmd
 from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands import scheduler as scheduler_cmd
 from graphinv.commands import serve as serve_cmd
+from graphinv.commands import sim as sim_cmd
 from graphinv.commands.common import State, out
-from graphinv.sim.cli import sim_app
 
 app = typer.Typer(
     help="graphinv: which cloud resources belong to which Gardener project, shoot and machine, "
@@ -50,7 +50,7 @@ app.command()(orphans_cmd.query)
 app.command()(collect_cmd.stats)
 app.command()(demo_cmd.demo)
 app.command()(serve_cmd.serve)
-app.add_typer(sim_app, name="sim", help="Generate and serve simulated landscapes (for demos, tests, benchmarks).")
+app.add_typer(sim_cmd.sim_app, name="sim")
 app.add_typer(scheduler_cmd.app, name="scheduler")
 app.add_typer(alerts_cmd.app, name="alerts")
 

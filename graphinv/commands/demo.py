@@ -20,14 +20,12 @@ from graphinv.api.threaded import free_port, serving
 from graphinv.commands.collect import collect_into, print_summary
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.commands.orphans import TABLE_COLUMNS
+from graphinv.commands.sim import require_simulator
 from graphinv.config import Config
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jError
 from graphinv.neo4j_server.manager import port_in_use
 from graphinv.orphans import OrphanFilter, orphan_report
-from graphinv.sim.generate import generate
-from graphinv.sim.landscape import LandscapeError, load_landscape
-from graphinv.sim.runtime import SimulatedLandscape
 
 BROWSER_QUERY = (
     "MATCH (s:Shoot)-[:OWNS_VM]->(i:Instance) WHERE NOT EXISTS { (:Machine)-[:RUNS_ON]->(i) } "
@@ -43,6 +41,12 @@ def demo(
     api_port: Annotated[int, typer.Option(help="port of the GraphQL API the demo leaves running")] = 8000,
 ) -> None:
     """Run the demo: local Neo4j, simulated landscape, collection, orphan report."""
+    # The simulator is the `sim` extra: check for it before starting anything.
+    require_simulator("graphinv demo")
+    from graphinv.sim.generate import generate
+    from graphinv.sim.landscape import LandscapeError, load_landscape
+    from graphinv.sim.runtime import SimulatedLandscape
+
     logging.basicConfig(level=logging.ERROR)
     cfg = config()
     if cfg.uses_local_server:
