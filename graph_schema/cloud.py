@@ -60,8 +60,6 @@ class CloudResource(GraphNode):
 
 
 class Instance(CloudResource):
-    __history__ = ("state", "status", "instance_type", "tags", "cluster", "provider_id", "shoot")
-
     instance_type = StringProperty()
     status = StringProperty(index=True)
     role = StringProperty(index=True)
@@ -79,8 +77,6 @@ class Instance(CloudResource):
 
 
 class Disk(CloudResource):
-    __history__ = ("state", "size_gb", "disk_type", "attached", "tags", "cluster", "instance", "shoot")
-
     size_gb = IntegerProperty()
     disk_type = StringProperty()
     boot = BooleanProperty(default=False)
@@ -97,8 +93,6 @@ class Disk(CloudResource):
 
 
 class IP(CloudResource):
-    __history__ = ("state", "address", "attached", "attached_to", "tags", "cluster", "instance", "shoot")
-
     address = StringProperty(index=True)
     ephemeral = BooleanProperty(default=False)
     allocation = StringProperty()

@@ -1,35 +1,52 @@
-"""From the `sources:` config section to scope tasks, one collector module per source."""
+"""From the typed `sources:` section to scope tasks, one collector package per source."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from collectors.records import Record
-from collectors.scope import Scope, ScopeTask
+from pydantic import ValidationError
 
-# Gardener first: its machines are read before the clouds' VMs in the same run, so a VM created
-# during the run is younger than the machine read and is never judged against stale machines.
-SOURCES = ("gardener", "aws", "gcp", "azure", "openstack")
+from collectors.contract import failing
+from collectors.scope import Scope, ScopeTask
+from collectors.settings import SOURCES, SourcesSettings
+
+__all__ = ["SOURCES", "SourceError", "configured_sources", "plan_sources", "sources_settings"]
 
 
 class SourceError(ValueError):
     """A source is unknown, not configured, or its section is wrong."""
 
 
-def configured_sources(sections: Mapping[str, Any]) -> list[str]:
-    sources = sections.get("sources") or {}
-    if not isinstance(sources, dict):
+def sources_settings(sources: SourcesSettings | Mapping[str, Any]) -> SourcesSettings:
+    """The typed section. A raw mapping (the whole config's sections, as callers that have not moved
+    to the typed tree pass it) is validated here; its errors name the key, never a value."""
+    if isinstance(sources, SourcesSettings):
+        return sources
+    raw = sources.get("sources") or {}
+    if not isinstance(raw, Mapping):
         raise SourceError("`sources` must be a mapping of source name to its settings")
-    unknown = set(sources) - set(SOURCES)
+    unknown = set(raw) - set(SOURCES)
     if unknown:
         raise SourceError(f"unknown source(s) in config: {', '.join(sorted(unknown))}; known: {', '.join(SOURCES)}")
-    return [name for name in SOURCES if name in sources and sources[name] is not None]
+    try:
+        return SourcesSettings.model_validate(raw)
+    except ValidationError as exc:
+        raise SourceError(_one_line(exc)) from None
 
 
-def plan_sources(sections: Mapping[str, Any], names: Sequence[str] = ()) -> list[ScopeTask]:
-    available = configured_sources(sections)
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(f"sources.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def configured_sources(sources: SourcesSettings | Mapping[str, Any]) -> list[str]:
+    return sources_settings(sources).configured()
+
+
+def plan_sources(sources: SourcesSettings | Mapping[str, Any], names: Sequence[str] = ()) -> list[ScopeTask]:
+    settings = sources_settings(sources)
+    available = settings.configured()
     wanted = list(names) or available
     for name in wanted:
         if name not in SOURCES:
@@ -40,18 +57,10 @@ def plan_sources(sections: Mapping[str, Any], names: Sequence[str] = ()) -> list
     for name in sorted(wanted, key=SOURCES.index):
         module = importlib.import_module(f"collectors.{name}")
         try:
-            tasks.extend(module.plan(sections["sources"][name]))
-        except (KeyError, TypeError, ValueError) as exc:
+            tasks.extend(module.plan(getattr(settings, name)))
+        except (KeyError, TypeError, ValueError) as exc:  # what only planning can check (a key file, clouds.yaml)
             raise SourceError(f"sources.{name}: {exc}") from exc
         except Exception as exc:  # e.g. the source's API is down while planning: fail only this source
-            tasks.append(_failed_plan(name, exc))
+            # A task that fails at once, so the run records why a whole source could not be planned.
+            tasks.append(ScopeTask(scope=Scope(name, "*", "*", "Plan"), fetch=failing(exc)))
     return tasks
-
-
-def _failed_plan(source: str, error: Exception) -> ScopeTask:
-    """A task that fails at once, so the run records why a whole source could not be planned."""
-
-    def fetch() -> Iterator[Record]:
-        raise error
-
-    return ScopeTask(scope=Scope(source, "*", "*", "Plan"), fetch=fetch)

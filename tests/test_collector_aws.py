@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp
+from pydantic import ValidationError
 
 from collectors.aws import collect_addresses, collect_instances, collect_volumes, plan
 from collectors.aws.collect import interface_instances
-from collectors.aws.config import AwsConfigError, parse_source
 from collectors.aws.session import Ec2Clients, base_session
+from collectors.aws.settings import AwsSettings
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
 from collectors.scope import ScopeTask
 from graphinv.sim.aws import AwsSim
@@ -240,20 +241,24 @@ def test_credentials_never_show_in_errors(native_features: AwsSim) -> None:
     config["accounts"] = [a for a in config["accounts"] if a["id"] == BASE]
     _, failed = run_all(plan(config))
     assert failed and all(secret not in f"{exc!r} {exc}" for exc in failed.values())
-    assert secret not in repr(parse_source(config))
-    with pytest.raises(AwsConfigError) as err:
-        parse_source({**config, "credentials": {"access_key_id": secret}})
-    assert secret not in str(err.value)
+    assert secret not in repr(AwsSettings.model_validate(config))
+    with pytest.raises(ValidationError) as err:
+        AwsSettings.model_validate({**config, "credentials": {"access_key_id": secret}})
+    assert secret not in str(err.value) and "secret_access_key" in str(err.value)
 
 
 def test_config_errors_name_the_place() -> None:
-    with pytest.raises(AwsConfigError, match=r"accounts\[0\]\.role_arn"):
-        parse_source({"accounts": [{"role_arn": "not-an-arn"}]})
-    with pytest.raises(AwsConfigError, match="another account"):
-        parse_source({"accounts": [{"id": BASE, "role_arn": f"arn:aws:iam::{OTHER}:role/r"}]})
-    with pytest.raises(AwsConfigError, match="unknown key"):
-        parse_source({"regions": ["eu-west-1"]})
-    assert parse_source({"accounts": [{"role_arn": f"arn:aws:iam::{OTHER}:role/r"}]}).accounts[0].id == OTHER
+    with pytest.raises(ValidationError, match=r"accounts\.0\.role_arn\n.*IAM role ARN"):
+        AwsSettings.model_validate({"accounts": [{"role_arn": "not-an-arn"}]})
+    with pytest.raises(ValidationError, match="another account"):
+        AwsSettings.model_validate({"accounts": [{"id": BASE, "role_arn": f"arn:aws:iam::{OTHER}:role/r"}]})
+    with pytest.raises(ValidationError, match=r"regions\n\s+Extra inputs are not permitted"):
+        AwsSettings.model_validate({"regions": ["eu-west-1"]})
+    with pytest.raises(ValidationError, match="either profile or credentials"):
+        AwsSettings.model_validate({"profile": "p", "credentials": {"access_key_id": "a", "secret_access_key": "b"}})
+    by_role = AwsSettings.model_validate({"accounts": [{"role_arn": f"arn:aws:iam::{OTHER}:role/r"}]})
+    assert by_role.accounts[0].id == OTHER
+    assert AwsSettings.model_validate({"accounts": [{"id": 12345}]}).accounts[0].id == "000000012345"
 
 
 # -- moto and the native responder agree ------------------------------------------------------------
@@ -340,7 +345,7 @@ def test_botocore_sample_responses_map_to_records(shared_samples: Path) -> None:
     server = SimHTTPServer(serve, name="aws-samples").start()
     try:
         # The collector's own session set-up (it installs its own timestamp parser).
-        source = parse_source({"region": "us-west-2", "endpoint_url": server.url, "credentials": {
+        source = AwsSettings.model_validate({"region": "us-west-2", "endpoint_url": server.url, "credentials": {
             "access_key_id": "AKIASAMPLE0000000000", "secret_access_key": "sample"}})
         ec2 = Ec2Clients(base_session(source), source).get("us-west-2")
         records = list(collect_instances(ec2, "123456789012", "us-west-2"))

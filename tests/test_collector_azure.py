@@ -14,13 +14,15 @@ from azure.core.exceptions import HttpResponseError
 from azure.core.paging import PageIterator
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
+from pydantic import ValidationError
 
 from collectors.azure import collect_disks, collect_instances, collect_ips, plan
-from collectors.azure.auth import AzureConfigError, build_credential
+from collectors.azure.auth import build_credential
 from collectors.azure.disks import disk_record
 from collectors.azure.ids import key, parse
 from collectors.azure.instances import instance_record
 from collectors.azure.network import nic_index
+from collectors.azure.settings import AzureSettings
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
 from graphinv.sim.azure import AzureSim
 from graphinv.sim.http import Request, Response, SimHTTPServer
@@ -210,15 +212,22 @@ def test_client_secret_can_come_from_a_file(sim: AzureSim, tmp_path: Path) -> No
 
 
 def test_config_errors_name_the_problem_not_the_secret() -> None:
-    with pytest.raises(AzureConfigError, match="client_id"):
-        build_credential({"credential": {"type": "client_secret", "tenant_id": "t", "client_secret": "s3cr3t-value"}})
-    with pytest.raises(AzureConfigError) as info:
-        build_credential({"credential": {"type": "certificate", "client_secret": "s3cr3t-value"}})
+    subscriptions = ["s"]
+    with pytest.raises(ValidationError, match="client_id"):
+        AzureSettings.model_validate({"subscriptions": subscriptions, "credential": {
+            "type": "client_secret", "tenant_id": "t", "client_secret": "s3cr3t-value"}})
+    with pytest.raises(ValidationError, match=r"credential\.type") as info:
+        AzureSettings.model_validate({"subscriptions": subscriptions, "credential": {
+            "type": "certificate", "client_secret": "s3cr3t-value"}})
     assert "s3cr3t-value" not in str(info.value)
-    with pytest.raises(AzureConfigError, match="subscription"):
+    assert "s3cr3t-value" not in repr(AzureSettings.model_validate({"subscriptions": subscriptions, "credential": {
+        "type": "client_secret", "tenant_id": "t", "client_id": "c", "client_secret": "s3cr3t-value"}}))
+    with pytest.raises(ValidationError, match="subscription"):
         plan({"credential": {"type": "default"}})
 
 
+    with pytest.raises(ValidationError, match="lists no subscription"):
+        plan({"subscriptions": []})
 def test_ids_parse_case_insensitively() -> None:
     parsed = parse("/SUBSCRIPTIONS/s/resourcegroups/RG/providers/Microsoft.Network/networkInterfaces/n/"
                    "ipConfigurations/c")
@@ -345,7 +354,7 @@ def test_example_nics_and_public_ips_map_to_ip_records(example_server: tuple[Sim
 
 
 def test_collect_functions_work_on_plain_clients(sim: AzureSim) -> None:
-    cred = build_credential(sim.source_config())
+    cred = build_credential(AzureSettings.model_validate(sim.source_config()))
     compute = ComputeManagementClient(cred, SUB_MAIN, base_url=sim.url, connection_verify=str(sim.cert))
     network = NetworkManagementClient(cred, SUB_MAIN, base_url=sim.url, connection_verify=str(sim.cert))
     assert len(list(collect_instances(compute, network, SUB_MAIN))) == 5

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
+from pydantic import ValidationError
 
 from collectors.gardener import plan
 from collectors.gardener.collect import GardenerReadError
 from collectors.gardener.kube import garden_client
 from collectors.gardener.seed_access import SeedAccess
-from collectors.gardener.settings import GardenerConfigError, parse_settings
+from collectors.gardener.settings import GardenerSettings
 from collectors.provider_ids import instance_uid, parse_provider_id
 from collectors.records import BastionRecord, MachineRecord, ProjectRecord, Record, SeedRecord, ShootRecord
 from collectors.scope import ScopeTask
@@ -186,7 +187,7 @@ def test_token_file_and_server(sim: GardenerSim, tmp_path: Path, landscape: Land
 def test_viewer_kubeconfig_is_cached_until_shortly_before_expiry(sim: GardenerSim, landscape: Landscape) -> None:
     now = [1_900_000_000.0]
     sim.api.clock = lambda: now[0]
-    settings = parse_settings({**sim.source_config(), "viewer_expiration_seconds": 600})
+    settings = GardenerSettings.model_validate({**sim.source_config(), "viewer_expiration_seconds": 600})
     access = SeedAccess(garden_client(settings), settings, clock=lambda: now[0])
     seed = next(s.name for s in landscape.seeds if s.access == "ok")
     first = access.client(seed)
@@ -203,10 +204,16 @@ def test_viewer_kubeconfig_is_cached_until_shortly_before_expiry(sim: GardenerSi
 @pytest.mark.parametrize("bad", [
     {}, {"kubeconfig": "a", "in_cluster": True}, {"token_file": "t"}, {"kubeconfig": "k", "page_size": 0},
     {"kubeconfig": "k", "seeds": {"s": {}}}, {"kubeconfig": "k", "surprise": 1},
+    {"kubeconfig": "k", "read_timeout": "0s"}, {"kubeconfig": "k", "max_pages": 0},
 ])
 def test_bad_sections_are_refused(bad: dict[str, Any]) -> None:
-    with pytest.raises(GardenerConfigError):
-        parse_settings(bad)
+    with pytest.raises(ValidationError):
+        GardenerSettings.model_validate(bad)
+
+
+def test_older_timeout_name_still_reads() -> None:
+    settings = GardenerSettings.model_validate({"kubeconfig": "k", "request_timeout": 30, "connect_timeout": "2s"})
+    assert settings.request_timeout == (2.0, 30.0)
 
 
 def test_runtime_starts_every_simulator_and_machines_point_at_their_vms(tmp_path: Path) -> None:

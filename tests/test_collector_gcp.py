@@ -17,6 +17,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import compute_v1
 from google.protobuf.json_format import ParseError
+from pydantic import ValidationError
 
 from collectors.gcp import collect_addresses, collect_disks, collect_instances, plan
 from collectors.gcp.addresses import address_record
@@ -248,10 +249,12 @@ def test_credentials_errors_never_show_key_material(tmp_path: Path) -> None:
         load_credentials(str(bad))
     text = f"{info.value!r} {info.value} {info.value.__cause__!r} {info.value.__context__!r}"
     assert "TOPSECRET" not in text and str(bad) in str(info.value)
-    with pytest.raises(GcpConfigError):
+    with pytest.raises(ValidationError, match="projects"):
         plan({"credentials": "anonymous", "projects": []})
     clients = build_clients(load_credentials("anonymous"), "http://127.0.0.1:9")
     assert isinstance(clients.global_addresses, compute_v1.GlobalAddressesClient)
+    with pytest.raises(ValidationError, match="page_size"):
+        plan({"credentials": "anonymous", "projects": ["p"], "page_size": 501})
 
 
 def test_credential_files_of_each_kind_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

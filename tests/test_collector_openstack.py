@@ -28,8 +28,8 @@ from collectors.openstack import (
     neutral_status,
     plan,
 )
-from collectors.openstack.connection import CloudEntry
 from collectors.openstack.ips import port_devices
+from collectors.openstack.settings import OpenStackCloud
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
 from collectors.scope import ScopeTask
 from graphinv.sim import openstack as simos
@@ -200,7 +200,7 @@ def test_region_discovery_failure_fails_only_that_project(sim: OpenStackSim) -> 
     section = {"clouds": [{"name": "broken", "auth": bad_auth},
                           {"name": "ops", "auth": sim.password_auth("ops"), "regions": ["RegionOne"]}]}
     done, failed = run(plan(section))
-    assert set(failed) == {f"openstack:dev-eu:unknown:{k}" for k in ("Instance", "Disk", "IP")}
+    assert set(failed) == {f"openstack:dev-eu:global:{k}" for k in ("Instance", "Disk", "IP")}
     assert set(done) == {f"openstack:ops:RegionOne:{k}" for k in ("Instance", "Disk", "IP")}
     for error in failed.values():
         assert "wrong-password-xyz" not in str(error) and "wrong-password-xyz" not in repr(error)
@@ -208,7 +208,7 @@ def test_region_discovery_failure_fails_only_that_project(sim: OpenStackSim) -> 
 
 def test_credentials_stay_out_of_reprs_and_errors(sim: OpenStackSim) -> None:
     auth = {**sim.password_auth("ops"), "password": "hunter2-secret"}
-    entry = CloudEntry.from_mapping({"name": "ops", "auth": auth, "regions": ["RegionOne"]}, 0)
+    entry = OpenStackCloud.model_validate({"name": "ops", "auth": auth, "regions": ["RegionOne"]})
     assert "hunter2-secret" not in repr(entry) and entry.project == "ops"
     task = plan({"clouds": [{"name": "ops", "auth": auth, "regions": ["RegionOne"]}]})[0]
     assert "hunter2-secret" not in repr(task)

@@ -18,11 +18,14 @@ from botocore.credentials import CredentialProvider, DeferredRefreshableCredenti
 from botocore.loaders import Loader, create_loader
 from botocore.utils import parse_timestamp
 
-from collectors.aws.config import AwsAccount, AwsSource
+from collectors.aws.settings import AwsAccount, AwsSettings
 
-# Adaptive mode: retries throttling (RequestLimitExceeded, 503) with backoff and slows the client's
-# own request rate while EC2 pushes back.
-CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=16)
+
+def client_config(source: AwsSettings) -> Config:
+    """Adaptive mode: retries throttling (RequestLimitExceeded, 503) with backoff and slows the
+    client's own request rate while EC2 pushes back. The source's timeouts bound every request."""
+    return Config(retries={"mode": "adaptive", "max_attempts": source.max_attempts}, max_pool_connections=16,
+                  connect_timeout=source.connect_seconds, read_timeout=source.read_seconds)
 
 
 def iso_timestamp(text: str) -> datetime:
@@ -56,13 +59,16 @@ def core_session() -> botocore.session.Session:
     return core
 
 
-def base_session(source: AwsSource) -> boto3.Session:
+def base_session(source: AwsSettings) -> boto3.Session:
     if source.profile:
         return boto3.Session(botocore_session=core_session(), profile_name=source.profile)
     if source.credentials is not None:
         creds = source.credentials
-        return boto3.Session(botocore_session=core_session(), aws_access_key_id=creds.access_key_id,
-                             aws_secret_access_key=creds.secret_access_key, aws_session_token=creds.session_token)
+        token = creds.session_token.get_secret_value() if creds.session_token else None
+        return boto3.Session(botocore_session=core_session(),
+                             aws_access_key_id=creds.access_key_id.get_secret_value(),
+                             aws_secret_access_key=creds.secret_access_key.get_secret_value(),
+                             aws_session_token=token)
     return boto3.Session(botocore_session=core_session())
 
 
@@ -78,7 +84,7 @@ class _AssumedRoleProvider(CredentialProvider):
         return DeferredRefreshableCredentials(refresh_using=self._refresh, method=self.METHOD)
 
 
-def assumed_session(base: boto3.Session, source: AwsSource, account: AwsAccount) -> boto3.Session:
+def assumed_session(base: boto3.Session, source: AwsSettings, account: AwsAccount) -> boto3.Session:
     """A session for `account.role_arn`. No call is made until a client first needs credentials,
     so an account whose role cannot be assumed fails the reads that need it, not the whole plan."""
     assert account.role_arn is not None
@@ -89,10 +95,10 @@ def assumed_session(base: boto3.Session, source: AwsSource, account: AwsAccount)
         with lock:  # boto3 sessions are not thread-safe; build the STS client once
             if not sts:
                 sts.append(base.client("sts", region_name=source.region, endpoint_url=source.endpoint_url,
-                                       config=CLIENT_CONFIG))
+                                       config=client_config(source)))
         kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": source.session_name}
         if account.external_id:
-            kwargs["ExternalId"] = account.external_id
+            kwargs["ExternalId"] = account.external_id.get_secret_value()
         creds = sts[0].assume_role(**kwargs)["Credentials"]
         return {"access_key": creds["AccessKeyId"], "secret_key": creds["SecretAccessKey"],
                 "token": creds["SessionToken"], "expiry_time": creds["Expiration"].isoformat()}
@@ -106,9 +112,10 @@ class Ec2Clients:
     """One EC2 client per region of an account, built on first use (client creation is not
     thread-safe in boto3; using a client from several threads is)."""
 
-    def __init__(self, session: boto3.Session, source: AwsSource) -> None:
+    def __init__(self, session: boto3.Session, source: AwsSettings) -> None:
         self._session = session
         self._source = source
+        self._config = client_config(source)
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
@@ -117,11 +124,11 @@ class Ec2Clients:
             client = self._clients.get(region)
             if client is None:
                 client = self._session.client("ec2", region_name=region, endpoint_url=self._source.endpoint_url,
-                                              config=CLIENT_CONFIG)
+                                              config=self._config)
                 self._clients[region] = client
             return client
 
     def sts(self) -> Any:
         with self._lock:
             return self._session.client("sts", region_name=self._source.region,
-                                        endpoint_url=self._source.endpoint_url, config=CLIENT_CONFIG)
+                                        endpoint_url=self._source.endpoint_url, config=self._config)

@@ -1,11 +1,9 @@
 """Azure collector: virtual machines, managed disks and public IPs of whole subscriptions, read
-through azure-mgmt-compute / azure-mgmt-network. `plan(section)` builds one scope per subscription
-and kind; the plain `collect_*` functions take SDK clients and yield records.
-"""
+through azure-mgmt-compute / azure-mgmt-network. Names load on first use (collectors/lazy.py)."""
 
-from collectors.azure.disks import collect_disks
-from collectors.azure.instances import collect_instances
-from collectors.azure.ips import collect_ips
-from collectors.azure.plan import plan
+from collectors.lazy import lazy_exports
 
-__all__ = ["collect_disks", "collect_instances", "collect_ips", "plan"]
+_EXPORTS = {"collect_disks": "disks", "collect_instances": "instances", "collect_ips": "ips",
+            "plan": "collector", "AzureCollector": "collector", "AzureSettings": "settings"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

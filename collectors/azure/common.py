@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from enum import Enum
+from typing import Any, TypeVar
+
+from azure.core.paging import ItemPaged
+
+from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.contract import guarded_pages
 
 PROVIDER = "azure"
+T = TypeVar("T")
 
 
 def text(value: object) -> str | None:
@@ -36,3 +43,11 @@ def region_ref(location: str | None) -> str | None:
 
 def first(values: list[str] | None) -> str | None:
     return values[0] if values else None
+
+
+def paged(items: ItemPaged[T], what: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[T]:
+    """The items of an ARM list, page by page: a list whose nextLink comes back, or that has more
+    than `max_pages` pages, fails instead of running for ever."""
+    pages: Any = items.by_page()
+    for page in guarded_pages(pages, what, max_pages, lambda _page: pages.continuation_token):
+        yield from page

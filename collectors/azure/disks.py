@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import Disk
 
-from collectors.azure.common import PROVIDER, account_ref, first, lower, region_ref, tags_of, text
+from collectors.azure.common import PROVIDER, account_ref, first, lower, paged, region_ref, tags_of, text
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, parse
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.records import DiskRecord
 
 
@@ -58,7 +59,8 @@ def disk_record(disk: Disk, subscription_id: str) -> DiskRecord:
     )
 
 
-def collect_disks(compute: ComputeManagementClient, subscription_id: str) -> Iterator[DiskRecord]:
-    for disk in compute.disks.list():
+def collect_disks(compute: ComputeManagementClient, subscription_id: str,
+                  max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[DiskRecord]:
+    for disk in paged(compute.disks.list(), f"disks of subscription {subscription_id}", max_pages):
         if disk.id:
             yield disk_record(disk, subscription_id)

@@ -13,10 +13,11 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.network import NetworkManagementClient
 
-from collectors.azure.common import PROVIDER, account_ref, first, lower, region_ref, tags_of, text
+from collectors.azure.common import PROVIDER, account_ref, first, lower, paged, region_ref, tags_of, text
 from collectors.azure.gardener import cluster_of, role_of
 from collectors.azure.ids import key, parse, vm_provider_id
 from collectors.azure.network import NicInfo, nic_index, public_ip_addresses
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.records import InstanceRecord
 
 # Azure power state (the part after "PowerState/", lower-cased) -> provider-neutral status.
@@ -93,9 +94,10 @@ def instance_record(vm: VirtualMachine, subscription_id: str, nics: Mapping[str,
 
 
 def collect_instances(compute: ComputeManagementClient, network: NetworkManagementClient,
-                      subscription_id: str) -> Iterator[InstanceRecord]:
-    nics = nic_index(network)
-    addresses = public_ip_addresses(network)
-    for vm in compute.virtual_machines.list_all(status_only="true"):
+                      subscription_id: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[InstanceRecord]:
+    nics = nic_index(network, max_pages)
+    addresses = public_ip_addresses(network, max_pages)
+    vms = compute.virtual_machines.list_all(status_only="true")
+    for vm in paged(vms, f"virtual machines of subscription {subscription_id}", max_pages):
         if vm.id:
             yield instance_record(vm, subscription_id, nics, addresses)

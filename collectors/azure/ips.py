@@ -12,10 +12,11 @@ from collections.abc import Iterator, Mapping
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import PublicIPAddress
 
-from collectors.azure.common import PROVIDER, account_ref, first, lower, region_ref, tags_of
+from collectors.azure.common import PROVIDER, account_ref, first, lower, paged, region_ref, tags_of
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, nic_of_ip_configuration, parse
 from collectors.azure.network import NicInfo, nic_index
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.records import IPRecord
 
 
@@ -55,8 +56,10 @@ def ip_record(ip: PublicIPAddress, subscription_id: str, nics: Mapping[str, NicI
     )
 
 
-def collect_ips(network: NetworkManagementClient, subscription_id: str) -> Iterator[IPRecord]:
-    nics = nic_index(network)
-    for ip in network.public_ip_addresses.list_all():
+def collect_ips(network: NetworkManagementClient, subscription_id: str,
+                max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[IPRecord]:
+    nics = nic_index(network, max_pages)
+    for ip in paged(network.public_ip_addresses.list_all(), f"public IPs of subscription {subscription_id}",
+                    max_pages):
         if ip.id:
             yield ip_record(ip, subscription_id, nics)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 from azure.mgmt.network import NetworkManagementClient
 
+from collectors.azure.common import paged
 from collectors.azure.ids import key, parse
+from collectors.base_settings import DEFAULT_MAX_PAGES
 
 
 @dataclass
@@ -23,10 +25,10 @@ class NicInfo:
     network: str | None = None  # virtual network name
 
 
-def nic_index(network: NetworkManagementClient) -> dict[str, NicInfo]:
+def nic_index(network: NetworkManagementClient, max_pages: int = DEFAULT_MAX_PAGES) -> dict[str, NicInfo]:
     """NIC key -> NicInfo for every NIC of the client's subscription."""
     index: dict[str, NicInfo] = {}
-    for nic in network.network_interfaces.list_all():
+    for nic in paged(network.network_interfaces.list_all(), "network interfaces", max_pages):
         if not nic.id:
             continue
         props = nic.properties
@@ -53,10 +55,10 @@ def nic_index(network: NetworkManagementClient) -> dict[str, NicInfo]:
     return index
 
 
-def public_ip_addresses(network: NetworkManagementClient) -> dict[str, str]:
+def public_ip_addresses(network: NetworkManagementClient, max_pages: int = DEFAULT_MAX_PAGES) -> dict[str, str]:
     """Public IP key -> address, for those that have one."""
     addresses: dict[str, str] = {}
-    for ip in network.public_ip_addresses.list_all():
+    for ip in paged(network.public_ip_addresses.list_all(), "public IP addresses", max_pages):
         if ip.id and ip.properties is not None and ip.properties.ip_address:
             addresses[key(ip.id)] = ip.properties.ip_address
     return addresses

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.gardener.mapping import (
     bastion_record,
     machine_record,
@@ -28,6 +30,15 @@ OPERATIONS = ("operations.gardener.cloud", "v1alpha1")
 MACHINE = ("machine.sapcloud.io", "v1alpha1")
 
 
+@dataclass(frozen=True)
+class ListOptions:
+    """How every list is read: objects per page, (connect, read) seconds per request, pages at most."""
+
+    page_size: int = 500
+    timeout: tuple[float, float] = (10.0, 60.0)
+    max_pages: int = DEFAULT_MAX_PAGES
+
+
 class GardenerReadError(RuntimeError):
     """A list could not be completed; the scope that needed it is incomplete."""
 
@@ -37,11 +48,11 @@ class GardenerReadError(RuntimeError):
 
 
 def _fetcher(api: client.CustomObjectsApi, group_version: tuple[str, str], plural: str,
-             namespace: str | None, page_size: int, timeout: float) -> PageFetcher:
+             namespace: str | None, lists: ListOptions) -> PageFetcher:
     group, version = group_version
 
     def fetch(token: str | None) -> dict[str, Any]:
-        extra: dict[str, Any] = {"limit": page_size, "_request_timeout": timeout}
+        extra: dict[str, Any] = {"limit": lists.page_size, "_request_timeout": lists.timeout}
         if token:
             extra["_continue"] = token
         if namespace is None:
@@ -56,23 +67,23 @@ def _read_error(what: str, exc: ApiException) -> GardenerReadError:
 
 
 def list_objects(api: client.CustomObjectsApi, group_version: tuple[str, str], plural: str,
-                 namespace: str | None, page_size: int, timeout: float) -> Iterator[dict[str, Any]]:
+                 namespace: str | None, lists: ListOptions) -> Iterator[dict[str, Any]]:
     where = f"{plural} in {namespace}" if namespace else f"{plural} (all namespaces)"
     try:
-        yield from paged_items(_fetcher(api, group_version, plural, namespace, page_size, timeout))
+        yield from paged_items(_fetcher(api, group_version, plural, namespace, lists), f"listing {where}",
+                               lists.max_pages)
     except ApiException as exc:
         raise _read_error(f"listing {where}", exc) from exc
 
 
 def list_namespaced_everywhere(api: client.CustomObjectsApi, group_version: tuple[str, str], plural: str,
-                               namespaces: Callable[[], list[str]], page_size: int,
-                               timeout: float) -> Iterator[dict[str, Any]]:
+                               namespaces: Callable[[], list[str]], lists: ListOptions) -> Iterator[dict[str, Any]]:
     """All objects: one cluster-wide list, or, when that is forbidden (403), one list per namespace.
 
     A namespace that is forbidden too makes the read fail: a partial result must not pass for a
     complete one.
     """
-    items = list_objects(api, group_version, plural, None, page_size, timeout)
+    items = list_objects(api, group_version, plural, None, lists)
     try:
         first = next(items, None)
     except GardenerReadError as exc:
@@ -80,46 +91,44 @@ def list_namespaced_everywhere(api: client.CustomObjectsApi, group_version: tupl
             raise
         log.info("gardener: %s may not be listed cluster-wide; listing per namespace", plural)
         for namespace in namespaces():
-            yield from list_objects(api, group_version, plural, namespace, page_size, timeout)
+            yield from list_objects(api, group_version, plural, namespace, lists)
         return
     if first is not None:
         yield first
         yield from items
 
 
-def project_namespaces(api: client.CustomObjectsApi, page_size: int, timeout: float) -> dict[str, str]:
+def project_namespaces(api: client.CustomObjectsApi, lists: ListOptions) -> dict[str, str]:
     """Project namespace -> project name."""
     out = {}
-    for obj in list_objects(api, CORE, "projects", None, page_size, timeout):
+    for obj in list_objects(api, CORE, "projects", None, lists):
         record = project_record(obj)
         if record.namespace:
             out[record.namespace] = record.name
     return out
 
 
-def collect_projects(api: client.CustomObjectsApi, page_size: int = 500,
-                     timeout: float = 60.0) -> Iterator[ProjectRecord]:
-    for obj in list_objects(api, CORE, "projects", None, page_size, timeout):
+def collect_projects(api: client.CustomObjectsApi, lists: ListOptions) -> Iterator[ProjectRecord]:
+    for obj in list_objects(api, CORE, "projects", None, lists):
         yield project_record(obj)
 
 
-def collect_seeds(api: client.CustomObjectsApi, page_size: int = 500, timeout: float = 60.0) -> Iterator[SeedRecord]:
-    for obj in list_objects(api, CORE, "seeds", None, page_size, timeout):
+def collect_seeds(api: client.CustomObjectsApi, lists: ListOptions) -> Iterator[SeedRecord]:
+    for obj in list_objects(api, CORE, "seeds", None, lists):
         yield seed_record(obj)
 
 
-def collect_shoots(api: client.CustomObjectsApi, page_size: int = 500, timeout: float = 60.0) -> Iterator[ShootRecord]:
-    projects = project_namespaces(api, page_size, timeout)
-    for obj in list_namespaced_everywhere(api, CORE, "shoots", lambda: sorted(projects), page_size, timeout):
+def collect_shoots(api: client.CustomObjectsApi, lists: ListOptions) -> Iterator[ShootRecord]:
+    projects = project_namespaces(api, lists)
+    for obj in list_namespaced_everywhere(api, CORE, "shoots", lambda: sorted(projects), lists):
         yield shoot_record(obj, projects)
 
 
-def collect_bastions(api: client.CustomObjectsApi, page_size: int = 500,
-                     timeout: float = 60.0) -> Iterator[BastionRecord]:
+def collect_bastions(api: client.CustomObjectsApi, lists: ListOptions) -> Iterator[BastionRecord]:
     def namespaces() -> list[str]:
-        return sorted(project_namespaces(api, page_size, timeout))
+        return sorted(project_namespaces(api, lists))
 
-    for obj in list_namespaced_everywhere(api, OPERATIONS, "bastions", namespaces, page_size, timeout):
+    for obj in list_namespaced_everywhere(api, OPERATIONS, "bastions", namespaces, lists):
         yield bastion_record(obj)
 
 
@@ -130,8 +139,8 @@ class ShootNamespaces:
     the garden's shoots are read at most once however many seeds fall back.
     """
 
-    def __init__(self, api: client.CustomObjectsApi, page_size: int = 500, timeout: float = 60.0) -> None:
-        self._api, self._page_size, self._timeout = api, page_size, timeout
+    def __init__(self, api: client.CustomObjectsApi, lists: ListOptions) -> None:
+        self._api, self._lists = api, lists
         self._lock = threading.Lock()
         self._by_seed: dict[str, list[str]] | None = None
 
@@ -139,7 +148,7 @@ class ShootNamespaces:
         with self._lock:
             if self._by_seed is None:
                 by_seed: dict[str, list[str]] = {}
-                for record in collect_shoots(self._api, self._page_size, self._timeout):
+                for record in collect_shoots(self._api, self._lists):
                     if record.seed_name and record.technical_id:
                         by_seed.setdefault(record.seed_name, []).append(record.technical_id)
                 self._by_seed = by_seed
@@ -147,7 +156,7 @@ class ShootNamespaces:
 
 
 def collect_machines(access: SeedAccess, seed: str, shoot_namespaces: Callable[[], list[str]],
-                     page_size: int = 500, timeout: float = 60.0) -> Iterator[MachineRecord]:
+                     lists: ListOptions) -> Iterator[MachineRecord]:
     """The seed's Machines in shoot control-plane namespaces (`shoot--*`).
 
     One cluster-wide list when allowed, else one list per shoot namespace. A 401 with a cached
@@ -161,7 +170,7 @@ def collect_machines(access: SeedAccess, seed: str, shoot_namespaces: Callable[[
             while True:
                 api = client.CustomObjectsApi(access.client(seed))
                 try:
-                    return _fetcher(api, MACHINE, "machines", namespace, page_size, timeout)(token)
+                    return _fetcher(api, MACHINE, "machines", namespace, lists)(token)
                 except ApiException as exc:
                     if exc.status == 401 and not refreshed:
                         refreshed = True
@@ -174,7 +183,7 @@ def collect_machines(access: SeedAccess, seed: str, shoot_namespaces: Callable[[
         return fetch
 
     def machines() -> Iterator[dict[str, Any]]:
-        items = paged_items(fetcher(None))
+        items = paged_items(fetcher(None), f"listing machines of seed {seed}", lists.max_pages)
         try:
             first = next(items, None)
         except GardenerReadError as exc:
@@ -184,7 +193,8 @@ def collect_machines(access: SeedAccess, seed: str, shoot_namespaces: Callable[[
             log.info("gardener: machines of seed %s may not be listed cluster-wide; listing %d namespaces",
                      seed, len(namespaces))
             for namespace in namespaces:
-                yield from paged_items(fetcher(namespace))
+                yield from paged_items(fetcher(namespace), f"listing machines of seed {seed} in {namespace}",
+                                       lists.max_pages)
             return
         if first is not None:
             yield first

@@ -1,8 +1,9 @@
-"""Google Cloud: Compute Engine instances, disks and reserved addresses via google-cloud-compute (REST)."""
+"""Google Cloud: Compute Engine instances, disks and reserved addresses via google-cloud-compute
+(REST). Names load on first use (collectors/lazy.py)."""
 
-from collectors.gcp.addresses import collect_addresses
-from collectors.gcp.disks import collect_disks
-from collectors.gcp.instances import collect_instances
-from collectors.gcp.plan import plan
+from collectors.lazy import lazy_exports
 
-__all__ = ["collect_addresses", "collect_disks", "collect_instances", "plan"]
+_EXPORTS = {"collect_addresses": "addresses", "collect_disks": "disks", "collect_instances": "instances",
+            "plan": "collector", "GcpCollector": "collector", "GcpSettings": "settings"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

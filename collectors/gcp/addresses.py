@@ -14,7 +14,9 @@ from google.api_core import gapic_v1
 from google.api_core.retry import Retry
 from google.cloud import compute_v1
 
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.gcp import gardener_marks
+from collectors.gcp.paging import aggregated_items, list_items
 from collectors.gcp.timestamps import parse_timestamp
 from collectors.gcp.urls import is_instance_url, last_segment, resource_path
 from collectors.records import IPRecord
@@ -64,7 +66,8 @@ def address_record(project: str, address: compute_v1.Address) -> IPRecord:
 def iter_addresses(addresses_client: compute_v1.AddressesClient,
                    global_client: compute_v1.GlobalAddressesClient, project: str,
                    retry: Retry | None = None,
-                   page_size: int | None = None) -> Iterator[compute_v1.Address]:
+                   page_size: int | None = None, timeout: float | None = None,
+                   max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[compute_v1.Address]:
     """Every address of the project (internal ones too), regional first, then global."""
     regional = compute_v1.AggregatedListAddressesRequest(project=project)
     glob = compute_v1.ListGlobalAddressesRequest(project=project)
@@ -72,25 +75,30 @@ def iter_addresses(addresses_client: compute_v1.AddressesClient,
         regional.max_results = page_size
         glob.max_results = page_size
     how = retry if retry is not None else gapic_v1.method.DEFAULT
-    for scope, scoped in addresses_client.aggregated_list(request=regional, retry=how):
+    limit = timeout or gapic_v1.method.DEFAULT
+    pager = addresses_client.aggregated_list(request=regional, retry=how, timeout=limit)
+    for scope, scoped in aggregated_items(pager, f"addresses of {project}", max_pages):
         if scope == GLOBAL:
             continue
         yield from scoped.addresses
-    yield from global_client.list(request=glob, retry=how)
+    yield from list_items(global_client.list(request=glob, retry=how, timeout=limit),
+                          f"global addresses of {project}", max_pages)
 
 
 def collect_addresses(addresses_client: compute_v1.AddressesClient,
                       global_client: compute_v1.GlobalAddressesClient, project: str,
                       retry: Retry | None = None,
-                      page_size: int | None = None) -> Iterator[IPRecord]:
-    for address in iter_addresses(addresses_client, global_client, project, retry, page_size):
+                      page_size: int | None = None, timeout: float | None = None,
+                      max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[IPRecord]:
+    for address in iter_addresses(addresses_client, global_client, project, retry, page_size, timeout, max_pages):
         if is_external(address):
             yield address_record(project, address)
 
 
 def reserved_external_ips(addresses_client: compute_v1.AddressesClient,
                           global_client: compute_v1.GlobalAddressesClient, project: str,
-                          retry: Retry | None = None) -> frozenset[str]:
+                          retry: Retry | None = None, timeout: float | None = None,
+                          max_pages: int = DEFAULT_MAX_PAGES) -> frozenset[str]:
     """The project's reserved external addresses: an instance's NAT IP in here is not ephemeral."""
-    return frozenset(a.address for a in iter_addresses(addresses_client, global_client, project, retry)
-                     if a.address and is_external(a))
+    addresses = iter_addresses(addresses_client, global_client, project, retry, None, timeout, max_pages)
+    return frozenset(a.address for a in addresses if a.address and is_external(a))

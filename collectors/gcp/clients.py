@@ -1,4 +1,4 @@
-"""Building the google-cloud-compute REST clients from the `sources.gcp` config section.
+"""Building the google-cloud-compute REST clients for `sources.gcp` (collectors/gcp/settings.py).
 
 credentials:
 - `anonymous`: no credentials at all (the simulator only);

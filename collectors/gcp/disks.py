@@ -14,7 +14,9 @@ from google.api_core import gapic_v1
 from google.api_core.retry import Retry
 from google.cloud import compute_v1
 
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.gcp import gardener_marks
+from collectors.gcp.paging import aggregated_items
 from collectors.gcp.timestamps import parse_timestamp
 from collectors.gcp.urls import is_instance_url, last_segment, region_of_zone, resource_path
 from collectors.records import DiskRecord
@@ -60,12 +62,14 @@ def disk_record(project: str, disk: compute_v1.Disk) -> DiskRecord:
 
 def collect_disks(client: compute_v1.DisksClient, project: str,
                   retry: Retry | None = None,
-                  page_size: int | None = None) -> Iterator[DiskRecord]:
+                  page_size: int | None = None, timeout: float | None = None,
+                  max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[DiskRecord]:
     """Every disk of the project, zonal and regional, page by page."""
     request = compute_v1.AggregatedListDisksRequest(project=project)
     if page_size:
         request.max_results = page_size
     how = retry if retry is not None else gapic_v1.method.DEFAULT
-    for _scope, scoped in client.aggregated_list(request=request, retry=how):
+    pager = client.aggregated_list(request=request, retry=how, timeout=timeout or gapic_v1.method.DEFAULT)
+    for _scope, scoped in aggregated_items(pager, f"disks of {project}", max_pages):
         for disk in scoped.disks:
             yield disk_record(project, disk)

@@ -8,7 +8,9 @@ from google.api_core import gapic_v1
 from google.api_core.retry import Retry
 from google.cloud import compute_v1
 
+from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.gcp import gardener_marks
+from collectors.gcp.paging import aggregated_items
 from collectors.gcp.provider_id import format_provider_id
 from collectors.gcp.timestamps import parse_timestamp
 from collectors.gcp.urls import last_segment, region_of_zone, resource_path
@@ -110,13 +112,15 @@ def ephemeral_ips(project: str, inst: compute_v1.Instance, record: InstanceRecor
 def collect_instances(client: compute_v1.InstancesClient, project: str,
                       reserved_ips: Container[str] = frozenset(),
                       retry: Retry | None = None,
-                      page_size: int | None = None) -> Iterator[Record]:
+                      page_size: int | None = None, timeout: float | None = None,
+                      max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Record]:
     """Every instance of the project (all zones, page by page) and its ephemeral external IPs."""
     request = compute_v1.AggregatedListInstancesRequest(project=project)
     if page_size:
         request.max_results = page_size
     how = retry if retry is not None else gapic_v1.method.DEFAULT
-    for _scope, scoped in client.aggregated_list(request=request, retry=how):
+    pager = client.aggregated_list(request=request, retry=how, timeout=timeout or gapic_v1.method.DEFAULT)
+    for _scope, scoped in aggregated_items(pager, f"instances of {project}", max_pages):
         for inst in scoped.instances:
             record = instance_record(project, inst)
             yield record

@@ -1,22 +1,14 @@
 """OpenStack collector: Nova servers, Cinder volumes and Neutron floating IPs through openstacksdk.
 
 One connection per (project, region, kind) scope, built from a clouds.yaml name or an explicit auth
-dict (password or application credential). Gardener's marks on these resources are read by
-`collectors.openstack.gardener`; see docs/providers/openstack.md for what is collected and why.
+mapping (password or application credential). Gardener's marks on these resources are read by
+`collectors.openstack.gardener`; see docs/providers/openstack.md. Names load on first use.
 """
 
-from collectors.openstack.disks import collect_disks, disk_record
-from collectors.openstack.instances import collect_instances, instance_record, neutral_status
-from collectors.openstack.ips import collect_ips, ip_record
-from collectors.openstack.plan import plan
+from collectors.lazy import lazy_exports
 
-__all__ = [
-    "collect_disks",
-    "collect_instances",
-    "collect_ips",
-    "disk_record",
-    "instance_record",
-    "ip_record",
-    "neutral_status",
-    "plan",
-]
+_EXPORTS = {"collect_disks": "disks", "disk_record": "disks", "collect_instances": "instances",
+            "instance_record": "instances", "neutral_status": "instances", "collect_ips": "ips",
+            "ip_record": "ips", "plan": "collector", "OpenStackCollector": "collector", "OpenStackSettings": "settings"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.contract import guarded_items
+
 PROVIDER = "openstack"
+# The most items one page of Nova and Cinder holds by default (osapi_max_limit); openstacksdk
+# hides its pages, so the page cap is applied to items: max_pages x this.
+ITEMS_PER_PAGE = 1000
 
 
 def account_ref(project: str) -> str:
@@ -33,3 +40,9 @@ def string_map(raw: Any) -> dict[str, str]:
         return {}
     return {str(k): v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
             for k, v in raw.items()}
+
+
+def listed(items: Iterable[Any], what: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Any]:
+    """The resources of one openstacksdk list: one that comes twice (a `next` link or marker that
+    goes back) or too many of them fail the read instead of running for ever."""
+    return guarded_items(items, what, max_pages * ITEMS_PER_PAGE, lambda resource: resource.id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from collectors.openstack.common import PROVIDER, account_ref, parse_timestamp, region_ref, string_map
+from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.openstack.common import PROVIDER, account_ref, listed, parse_timestamp, region_ref, string_map
 from collectors.openstack.gardener import cluster_from_volume_metadata
 from collectors.records import DiskRecord
 
@@ -45,7 +46,8 @@ def disk_record(volume: Any, project: str, region: str) -> DiskRecord:
     )
 
 
-def collect_disks(conn: Any, project: str, region: str) -> Iterator[DiskRecord]:
+def collect_disks(conn: Any, project: str, region: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[DiskRecord]:
     """Stream the project's volumes in `conn`'s region, page by page."""
-    for volume in conn.block_storage.volumes(details=True):
+    for volume in listed(conn.block_storage.volumes(details=True), f"volumes of {project} in {region}",
+                         max_pages):
         yield disk_record(volume, project, region)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from collectors.openstack.common import PROVIDER, account_ref, parse_timestamp, region_ref, string_map
+from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.openstack.common import PROVIDER, account_ref, listed, parse_timestamp, region_ref, string_map
 from collectors.openstack.gardener import cluster_from_metadata, server_role
 from collectors.records import InstanceRecord
 
@@ -92,7 +93,8 @@ def instance_record(server: Any, project: str, region: str) -> InstanceRecord:
     )
 
 
-def collect_instances(conn: Any, project: str, region: str) -> Iterator[InstanceRecord]:
+def collect_instances(conn: Any, project: str, region: str,
+                      max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[InstanceRecord]:
     """Stream the project's servers in `conn`'s region, page by page."""
-    for server in conn.compute.servers(details=True):
+    for server in listed(conn.compute.servers(details=True), f"servers of {project} in {region}", max_pages):
         yield instance_record(server, project, region)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from collectors.openstack.common import PROVIDER, account_ref, parse_timestamp, region_ref
+from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.openstack.common import PROVIDER, account_ref, listed, parse_timestamp, region_ref
 from collectors.openstack.gardener import cluster_from_floating_ip_description
 from collectors.records import IPRecord
 
@@ -51,17 +52,17 @@ def ip_record(fip: Any, port: Mapping[str, Any] | None, project: str, region: st
     )
 
 
-def port_devices(conn: Any, port_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+def port_devices(conn: Any, port_ids: Iterable[str], max_pages: int = DEFAULT_MAX_PAGES) -> dict[str, dict[str, Any]]:
     """port id -> {device_id, device_owner} for the given ports, asked for in batches."""
     wanted = list(dict.fromkeys(port_ids))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), PORT_BATCH):
-        for port in conn.network.ports(id=wanted[start:start + PORT_BATCH]):
+        for port in listed(conn.network.ports(id=wanted[start:start + PORT_BATCH]), "ports", max_pages):
             found[port.id] = {"device_id": port.device_id, "device_owner": port.device_owner}
     return found
 
 
-def collect_ips(conn: Any, project: str, region: str) -> Iterator[IPRecord]:
+def collect_ips(conn: Any, project: str, region: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[IPRecord]:
     """Stream the project's floating IPs in `conn`'s region.
 
     Neutron's `fip-port-details` extension puts the port's device in the floating IP itself; where
@@ -70,12 +71,12 @@ def collect_ips(conn: Any, project: str, region: str) -> Iterator[IPRecord]:
     pending: list[Any] = []
 
     def flush() -> Iterator[IPRecord]:
-        ports = port_devices(conn, (f.port_id for f in pending))
+        ports = port_devices(conn, (f.port_id for f in pending), max_pages)
         for waiting in pending:
             yield ip_record(waiting, ports.get(waiting.port_id), project, region)
         pending.clear()
 
-    for fip in conn.network.ips():
+    for fip in listed(conn.network.ips(), f"floating IPs of {project} in {region}", max_pages):
         if fip.port_id and fip.port_details is None:
             pending.append(fip)
             if len(pending) >= PORT_BATCH:

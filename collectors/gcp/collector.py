@@ -1,0 +1,66 @@
+"""The GCP collector under the shared contract: one aggregated read per project and kind.
+
+An aggregated list covers every zone and region of a project in one paged read, so each scope is
+account-wide: `Scope("gcp", <project>, "global", <kind>)`. A project that answers 403 fails only its
+own three scopes; the fetch raises (google.api_core exceptions) and never returns a partial list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from collectors.contract import ACCOUNT_WIDE, INSTANCES_WITH_OWN_IPS, Account, CloudCollector, Kind, typed
+from collectors.contract import plan as plan_scopes
+from collectors.gcp.addresses import collect_addresses, reserved_external_ips
+from collectors.gcp.clients import GcpClients, build_clients, load_credentials
+from collectors.gcp.disks import collect_disks
+from collectors.gcp.instances import collect_instances
+from collectors.gcp.retry import RetryAfter
+from collectors.gcp.settings import GcpSettings
+from collectors.records import Record
+from collectors.scope import ScopeTask
+
+SOURCE = "gcp"
+
+
+class GcpCollector(CloudCollector):
+    source: ClassVar[str] = SOURCE
+    instances_kind: ClassVar[Kind] = INSTANCES_WITH_OWN_IPS
+
+    def __init__(self, settings: GcpSettings) -> None:
+        self.settings = settings
+        self.credentials = load_credentials(settings.credentials)
+        self.retry = RetryAfter()
+        # The google API timeout is one number per request (connect and read together).
+        self.timeout = settings.read_seconds
+
+    def accounts(self) -> list[Account]:
+        return [Account(project, name=project, region_nodes=(ACCOUNT_WIDE,)) for project in self.settings.projects]
+
+    def regions(self, account: Account) -> Sequence[str]:
+        return [ACCOUNT_WIDE]
+
+    def _clients(self) -> GcpClients:
+        # Fresh clients per fetch: each has its own HTTP session, so threads share none.
+        return build_clients(self.credentials, self.settings.api_endpoint)
+
+    def instances(self, account: Account, region: str) -> Iterator[Record]:
+        clients, s = self._clients(), self.settings
+        reserved = reserved_external_ips(clients.addresses, clients.global_addresses, account.id, self.retry,
+                                         self.timeout, s.max_pages)
+        yield from collect_instances(clients.instances, account.id, reserved, self.retry, s.page_size, self.timeout,
+                                     s.max_pages)
+
+    def disks(self, account: Account, region: str) -> Iterator[Record]:
+        s = self.settings
+        yield from collect_disks(self._clients().disks, account.id, self.retry, s.page_size, self.timeout, s.max_pages)
+
+    def ips(self, account: Account, region: str) -> Iterator[Record]:
+        clients, s = self._clients(), self.settings
+        yield from collect_addresses(clients.addresses, clients.global_addresses, account.id, self.retry, s.page_size,
+                                     self.timeout, s.max_pages)
+
+
+def plan(settings: GcpSettings | Mapping[str, Any]) -> list[ScopeTask]:
+    return plan_scopes(GcpCollector(typed(GcpSettings, settings)))
