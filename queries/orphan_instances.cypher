@@ -2,7 +2,9 @@
 // description: Gardener-owned VMs (they carry a shoot's cluster tag/label) that no Machine runs on.
 //   A VM is called an orphan only when the reads that could prove otherwise are complete and recent
 //   and began after the VM existed: its own scope, the shoots (if its shoot is gone) and the machines
-//   of its shoot's seed. Otherwise it is reported as `unverified`, with the reason. Bastions,
+//   of its shoot's seed; and a Machine or shoot that pointed at it must not have changed or gone
+//   after the VM's last read (`owner_changed_at`, set by watches: the Gardener side may be seconds
+//   old while the cloud side is an hour old). Otherwise it is reported as `unverified`, with the reason. Bastions,
 //   terminated VMs and VMs of hibernated shoots are never called orphans.
 // params: provider, account, project, cutoff, fresh_after
 // index: Instance(cluster) scan or Instance(provider)/Instance(account_id) seek; Collection(uid) seeks
@@ -26,6 +28,8 @@ WITH i, s, born,
   CASE
     WHEN own.last_complete_started IS NULL OR own.last_complete_started < fresh_after
       THEN 'its own scope ' + i.scope + ' was not read completely and recently'
+    WHEN i.owner_changed_at IS NOT NULL AND i.owner_changed_at >= coalesce(i.last_seen, born)
+      THEN 'its Machine or shoot changed after the VM was last read (a newer cloud read must confirm)'
     WHEN s IS NULL AND (shoots.last_complete_started IS NULL OR shoots.last_complete_started < fresh_after)
       THEN 'shoots were not read completely and recently'
     WHEN s IS NULL AND born >= shoots.last_complete_started

@@ -236,3 +236,94 @@ class Ingest:
         writer = BatchWriter(self, f"{scope.source}:{scope.account}:context", scope.source, "context", _now())
         writer.write(records)
         writer.flush()
+
+
+# -- changes from watches: upserts and deletes in one scope, without a sweep ---------------------
+# A watch (graphinv/watch) knows exactly what changed, so it must not sweep: a sweep would delete
+# everything the batch did not mention. Upserts go through the same BatchWriter as a read; a delete
+# removes the named nodes of that scope only. Nodes a changed or deleted node pointed at get
+# `owner_changed_at`: the orphan rules use it to wait for a newer read of those nodes (see
+# docs/ownership.md, "Live Gardener side, older cloud side").
+WATCH_RUN_ID = "watch"
+
+
+@dataclass
+class ChangeResult:
+    written: dict[str, int] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+
+
+def _mark_owner_changed_query(label: str) -> str:
+    return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}})-->(t) "
+            "SET t.owner_changed_at = $now RETURN count(t) AS marked")
+
+
+def mark_owner_changed(graph: Graph, label: str, uids: list[str], now: datetime) -> int:
+    """Before nodes change or go: what they point at gets `owner_changed_at` = `now`."""
+    if not uids:
+        return 0
+    return int(graph.run_write(_mark_owner_changed_query(label), {"uids": uids, "now": now})[0]["marked"])
+
+
+def _delete_query(label: str, capture: list[str]) -> str:
+    captured = "".join(line + "\n" for line in capture)
+    return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}}) WHERE n.scope = $scope\n"
+            f"{captured}DETACH DELETE n\nRETURN count(*) AS deleted")
+
+
+def apply_changes(ingest: Ingest, scope: Scope, upserts: Iterable[Record],
+                  deletes: Iterable[tuple[str, str]], now: datetime | None = None) -> ChangeResult:
+    """Apply one batch of changes to `scope`: upsert `upserts`, delete `deletes` ((label, uid)
+    pairs, only nodes of this scope). A uid must not be in both (the caller keeps the last change)."""
+    moment = now or _now()
+    result = ChangeResult()
+    records = list(upserts)
+    gone: dict[str, list[str]] = {}
+    for label, uid in deletes:
+        gone.setdefault(label, []).append(uid)
+    touched: dict[str, list[str]] = {label: list(uids) for label, uids in gone.items()}
+    for record in records:
+        touched.setdefault(record.label, []).append(record.uid)
+    for label, uids in touched.items():
+        mark_owner_changed(ingest.graph, label, uids, moment)
+    if records:
+        writer = BatchWriter(ingest, scope.key, scope.source, WATCH_RUN_ID, moment)
+        writer.write(records)
+        writer.flush()
+        result.written = dict(writer.written)
+    capture = bool(getattr(ingest, "capture_changes", False))
+    for label, uids in gone.items():
+        clauses: list[str] = []
+        if capture:
+            from graphinv.ingest.changes import capture_sweep_clauses
+            clauses = capture_sweep_clauses(label)
+        rows = ingest.graph.run_write(_delete_query(label, clauses),
+                                      {"uids": uids, "scope": scope.key, "now": moment, "source": scope.source,
+                                       "run_id": WATCH_RUN_ID})
+        result.deleted[label] = int(rows[0]["deleted"])
+    if capture:  # a watch's view of its scope is complete: its changes count at once
+        from graphinv.ingest.changes import promote_pending
+        promote_pending(ingest.graph, scope.key, moment)
+    return result
+
+
+def confirm_complete(graph: Graph, scope: Scope, as_of: datetime) -> None:
+    """A live watch vouches that the graph holds `scope` completely as of `as_of`: the Collection's
+    last complete read moves forward (never back), as after a complete read."""
+    graph.run_write(
+        """
+        MERGE (c:Collection {uid: $key})
+        ON CREATE SET c.first_seen = $as_of, c.source = $source, c.kind = $kind, c.account = $account,
+                      c.region = $region, c.scope = $key
+        WITH c WHERE c.last_complete_started IS NULL OR c.last_complete_started < $as_of
+        SET c.last_complete_started = $as_of, c.last_complete_finished = $as_of, c.last_seen = $as_of,
+            c.status = CASE WHEN c.status = 'running' THEN c.status ELSE 'complete' END, c.watched = true
+        """,
+        {"key": scope.key, "source": scope.source, "kind": scope.kind, "account": scope.account,
+         "region": scope.region, "as_of": as_of},
+    )
+
+
+def mark_unwatched(graph: Graph, scope: Scope) -> None:
+    """The watch of `scope` is down: its Collection stops moving (and says so)."""
+    graph.run_write("MATCH (c:Collection {uid: $key}) SET c.watched = false", {"key": scope.key})

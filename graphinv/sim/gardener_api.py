@@ -14,11 +14,13 @@ What it speaks (enough for the `kubernetes` python client and for graphinv's col
 Objects are built from the landscape only when a page is served, so a landscape with tens of
 thousands of machines costs a small record per object until somebody reads it.
 
-Watch streams are sent in one go: the server collects the events that are due (the current objects
-for a watch without resourceVersion, or the changes after the given one), waits up to
-`timeoutSeconds` for a first change when there is none, then sends them and ends the stream, which
-clients treat like any server-side end of a watch. (The shared HTTP layer answers with whole
-bodies; it has no chunked streaming.)
+Watch streams stay open (chunked) until `timeoutSeconds`: first the events that are due (the
+current objects for a watch without resourceVersion, or the changes after the given one), then every
+change as it happens, and with `allowWatchBookmarks=true` a BOOKMARK every `bookmark_interval`
+seconds. A resourceVersion older than the kept event history gets the `410 Gone` (Expired) ERROR
+event, as from a real API server. Tests (and graphinv.sim.churn) change the landscape through
+`apply`/`delete`, cut streams (`break_streams`), expire viewer tokens mid-stream
+(`expire_viewer_tokens`) and forget history (`compact`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -54,6 +56,7 @@ KUBERNETES_VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "git
 DEFAULT_VIEWER_SECONDS = 600
 MAX_VIEWER_SECONDS = 86400
 MAX_WATCH_SECONDS = 300
+DEFAULT_WATCH_HISTORY = 200_000  # events kept per collection; older resourceVersions get 410 Gone
 _UID_NAMESPACE = uuid.UUID("6f1d8a4e-3c2b-4b7a-9e51-0d6c2a9f4e10")
 _EPOCH = datetime(2024, 1, 8, 9, 0, 0, tzinfo=UTC)
 
@@ -126,6 +129,8 @@ class Collection:
         self._by_ns: dict[str, list[Key | None]] = {}
         self._ns_pos: dict[Key, int] = {}
         self.events: list[_Event] = []
+        self.dropped = 0  # events forgotten from the front of `events` (absolute index = dropped + i)
+        self.compacted_rv = 0  # a watch from an older resourceVersion has lost events: 410 Gone
         self.loaded_rv = 0  # the newest version among objects loaded from the landscape
 
     def __len__(self) -> int:
@@ -169,6 +174,33 @@ class Collection:
         self.events.append(_Event(rv, "DELETED", key, body))
         return True
 
+    def compact(self, keep: int, rv: int) -> None:
+        """Forget all but the newest `keep` events; `rv` is the store's current version."""
+        if len(self.events) <= keep:
+            if keep == 0:
+                self.compacted_rv = rv
+            return
+        cut = len(self.events) - keep
+        self.compacted_rv = self.events[cut].rv - 1 if keep else rv
+        self.dropped += cut
+        del self.events[:cut]
+
+    def events_from(self, position: int) -> tuple[list[_Event], int]:
+        """Events from absolute index `position` on, and the next position."""
+        start = max(0, position - self.dropped)
+        return self.events[start:], self.dropped + len(self.events)
+
+    def position_after(self, rv: int) -> int:
+        """The absolute index of the first event newer than `rv`."""
+        low, high = 0, len(self.events)
+        while low < high:
+            middle = (low + high) // 2
+            if self.events[middle].rv <= rv:
+                low = middle + 1
+            else:
+                high = middle
+        return self.dropped + low
+
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         entry = self._entries.get((namespace, name))
         return entry.body() if entry else None
@@ -206,6 +238,15 @@ class GardenerAPIOptions:
     garden_cluster_wide: bool = True  # may the garden token list shoots/bastions across namespaces?
     seed_cluster_wide: bool = True  # may seed tokens list machines across namespaces?
     forbidden_namespaces: set[str] = field(default_factory=set)  # garden namespaces answering 403
+    bookmark_interval: float = 5.0  # seconds between BOOKMARK events on an idle watch
+    watch_history: int = DEFAULT_WATCH_HISTORY  # events kept per collection for watches to resume from
+
+
+@dataclass(eq=False)
+class _OpenStream:
+    cluster: str
+    token: str
+    aborted: bool = False
 
 
 class GardenerAPI:
@@ -221,6 +262,7 @@ class GardenerAPI:
         self._changed = threading.Condition(self._lock)
         self._closing = False
         self._rv = 0
+        self._streams: set[_OpenStream] = set()  # open watch streams, to cut them on purpose
         self._tokens: dict[str, _Token] = {}
         self._clusters: dict[str, dict[tuple[str, str, str], Collection]] = {GARDEN: {}}
         self.seeds: dict[str, Seed] = {s.name: s for s in landscape.seeds}
@@ -251,15 +293,83 @@ class GardenerAPI:
     def apply(self, cluster: str, rtype: ResourceType, obj: dict[str, Any], stamp: bool = True) -> str:
         """Create or replace an object (watchers see ADDED/MODIFIED). `stamp=False` keeps it unchanged."""
         with self._lock:
-            kind = self.collection(cluster, rtype).upsert(obj, self.next_rv(), stamp)
+            collection = self.collection(cluster, rtype)
+            kind = collection.upsert(obj, self.next_rv(), stamp)
+            self._trim(collection)
             self._changed.notify_all()
             return kind
 
     def delete(self, cluster: str, rtype: ResourceType, namespace: str, name: str) -> bool:
         with self._lock:
-            done = self.collection(cluster, rtype).delete(namespace, name, self.next_rv())
+            collection = self.collection(cluster, rtype)
+            done = collection.delete(namespace, name, self.next_rv())
+            self._trim(collection)
             self._changed.notify_all()
             return done
+
+    def get(self, cluster: str, rtype: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
+        """A copy of a stored object, or None."""
+        with self._lock:
+            obj = self.collection(cluster, rtype).get(namespace, name)
+            return json.loads(json.dumps(obj)) if obj is not None else None
+
+    def names(self, cluster: str, rtype: ResourceType) -> list[Key]:
+        with self._lock:
+            return [key for _entry, key in self.collection(cluster, rtype).current(None)]
+
+    def _trim(self, collection: Collection) -> None:
+        if len(collection.events) > self.options.watch_history * 2:
+            collection.compact(self.options.watch_history, self._rv)
+
+    @property
+    def resource_version(self) -> int:
+        with self._lock:
+            return self._rv
+
+    def compact(self, cluster: str | None = None) -> None:
+        """Forget the event history (of one cluster, or all): watches resuming from before now get 410."""
+        with self._lock:
+            for name, per_cluster in self._clusters.items():
+                if cluster is None or name == cluster:
+                    for collection in per_cluster.values():
+                        collection.compact(0, self._rv)
+
+    def break_streams(self, cluster: str | None = None) -> int:
+        """Cut open watch streams (of one cluster, or all) without their closing chunk."""
+        with self._lock:
+            cut = 0
+            for stream in self._streams:
+                if cluster is None or stream.cluster == cluster:
+                    stream.aborted = True
+                    cut += 1
+            self._changed.notify_all()
+            return cut
+
+    def open_streams(self, cluster: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for s in self._streams if cluster is None or s.cluster == cluster)
+
+    def expire_viewer_tokens(self, seed: str) -> int:
+        """Every viewer token of a seed expires now, and the watches using them are cut: the client
+        must notice the 401 on reconnecting and fetch a new viewer kubeconfig."""
+        with self._lock:
+            expired = 0
+            for token, known in self._tokens.items():
+                if known.cluster == seed and known.expires is not None:
+                    known.expires = self.clock() - 1
+                    expired += 1
+                    for stream in self._streams:
+                        if stream.token == token:
+                            stream.aborted = True
+            self._changed.notify_all()
+            return expired
+
+    def set_seed_access(self, seed: str, access: str) -> None:
+        """ok | forbidden | expired, from the next request on; a forbidden seed's streams are cut."""
+        with self._lock:
+            self.seeds[seed].access = access  # type: ignore[assignment]
+        if access == "forbidden":
+            self.break_streams(seed)
 
     def close(self) -> None:
         with self._lock:
@@ -354,7 +464,7 @@ class GardenerAPI:
                 return _status(404, "NotFound", f'{plural} "{name}" not found')
             return Response.json(obj)
         if request.arg("watch", "false") in ("true", "1"):
-            return self._watch(request, collection, namespace)
+            return self._watch(request, cluster, collection, namespace)
         return self._list(request, collection, namespace)
 
     def _authorize(self, cluster: str, rtype: ResourceType, namespace: str | None) -> Response | None:
@@ -398,41 +508,80 @@ class GardenerAPI:
             data = json.dumps(body).encode()
         return Response(200, data, {"Content-Type": "application/json"})
 
-    def _watch(self, request: Request, collection: Collection, namespace: str | None) -> Response:
+    def _watch(self, request: Request, cluster: str, collection: Collection, namespace: str | None) -> Response:
         since_text = request.arg("resourceVersion") or ""
         try:
             timeout = float(request.arg("timeoutSeconds") or 30)
             since = int(since_text) if since_text not in ("", "0") else None
         except ValueError:
             return _status(400, "BadRequest", "resourceVersion and timeoutSeconds must be integers")
-        deadline = time.monotonic() + max(0.0, min(timeout, MAX_WATCH_SECONDS))
-        with self._changed:
-            events = self._due_events(collection, namespace, since)
-            while not events and not self._closing:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._changed.wait(remaining)
-                events = self._due_events(collection, namespace, since)
-            lines = [json.dumps({"type": kind, "object": body}) for kind, body in events]
-        data = ("\n".join(lines) + "\n").encode() if lines else b""
-        return Response(200, data, {"Content-Type": "application/json"})
+        bookmarks = request.arg("allowWatchBookmarks", "false") in ("true", "1")
+        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        stream = _OpenStream(cluster, token)
+        with self._lock:
+            self._streams.add(stream)
+        lines = self._watch_lines(stream, collection, namespace, since, timeout, bookmarks)
+        return Response(200, b"", {"Content-Type": "application/json"}, stream=lines)
 
-    def _due_events(self, collection: Collection, namespace: str | None,
-                    since: int | None) -> list[tuple[str, dict[str, Any]]]:
-        if since is None:  # no resourceVersion: the current state as ADDED events
-            return [("ADDED", entry.body()) for entry, _key in collection.current(namespace)]
-        due: list[tuple[str, dict[str, Any]]] = []
-        if since < collection.loaded_rv:
-            # Objects loaded from the landscape are not in the event log; a watch from before
-            # their version sees them as ADDED.
-            for entry, _key in collection.current(namespace):
-                if entry.rv > since and entry.make is not None:
-                    due.append(("ADDED", entry.body()))
-        for event in collection.events:
-            if event.rv > since and (namespace is None or event.key[0] == namespace):
-                due.append((event.type, event.body))
-        return due
+    def _watch_lines(self, stream: _OpenStream, collection: Collection, namespace: str | None, since: int | None,
+                     timeout: float, bookmarks: bool) -> Iterator[bytes]:
+        deadline = time.monotonic() + max(0.0, min(timeout, MAX_WATCH_SECONDS))
+        interval = max(0.01, self.options.bookmark_interval)
+        try:
+            with self._changed:
+                if since is not None and since < collection.compacted_rv:
+                    first: list[tuple[str, dict[str, Any]]] = [("ERROR", _gone(since, collection.compacted_rv))]
+                    position = -1
+                elif since is None:  # no resourceVersion: the current state as ADDED events
+                    first = [("ADDED", entry.body()) for entry, _key in collection.current(namespace)]
+                    position = collection.dropped + len(collection.events)
+                else:
+                    first = []
+                    if since < collection.loaded_rv:
+                        # Objects loaded from the landscape are not in the event log; a watch from
+                        # before their version sees them as ADDED.
+                        first = [("ADDED", entry.body()) for entry, _key in collection.current(namespace)
+                                 if entry.rv > since and entry.make is not None]
+                    position = collection.position_after(since)
+            if first:
+                yield _event_lines(first)
+            if position < 0:
+                return
+            next_bookmark = time.monotonic() + interval
+            while True:
+                with self._changed:
+                    while True:
+                        if stream.aborted:
+                            raise ConnectionAbortedError("watch stream cut on purpose")
+                        lost = position < collection.dropped  # this slow watcher's history is gone
+                        events, position_next = collection.events_from(position)
+                        if lost or events or self._closing:
+                            break
+                        now = time.monotonic()
+                        wake = min(deadline, next_bookmark) if bookmarks else deadline
+                        if now >= wake:
+                            break
+                        self._changed.wait(wake - now)
+                    position = position_next
+                    due = [(e.type, e.body) for e in events if namespace is None or e.key[0] == namespace]
+                    current_rv = self._rv
+                    closing = self._closing
+                if lost:
+                    yield _event_lines([("ERROR", _gone(current_rv, collection.compacted_rv))])
+                    return
+                if due:
+                    yield _event_lines(due)
+                    continue
+                if closing or time.monotonic() >= deadline:
+                    return
+                if bookmarks and time.monotonic() >= next_bookmark:
+                    mark = {"apiVersion": collection.rtype.api_version, "kind": collection.rtype.kind,
+                            "metadata": {"resourceVersion": str(current_rv)}}
+                    yield _event_lines([("BOOKMARK", mark)])
+                    next_bookmark = time.monotonic() + interval
+        finally:
+            with self._lock:
+                self._streams.discard(stream)
 
     def _viewer_kubeconfig(self, request: Request, cluster: str, namespace: str, name: str) -> Response:
         if cluster != GARDEN or namespace != GARDEN or name not in self.seeds:
@@ -463,6 +612,15 @@ class GardenerAPI:
             "status": {"kubeconfig": base64.b64encode(kubeconfig.encode()).decode(),
                        "expirationTimestamp": _iso(expires_at)},
         }, status=201)
+
+
+def _gone(since: int, compacted: int) -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": f"too old resource version: {since} ({compacted})", "reason": "Expired", "code": 410}
+
+
+def _event_lines(events: list[tuple[str, dict[str, Any]]]) -> bytes:
+    return "".join(json.dumps({"type": kind, "object": body}) + "\n" for kind, body in events).encode()
 
 
 def _status(code: int, reason: str, message: str) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,6 +38,9 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # A body sent piece by piece with chunked encoding while the iterator yields (watch streams);
+    # `body` is ignored when it is set. Each piece is flushed to the client at once.
+    stream: Iterator[bytes] | None = None
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -84,10 +87,32 @@ class SimHTTPServer:
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
+                if response.stream is not None:
+                    self._send_stream(response.stream)
+                    return
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
+
+            def _send_stream(self, pieces: Iterator[bytes]) -> None:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                try:
+                    for piece in pieces:
+                        if piece:
+                            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                            self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+                    # ConnectionAbortedError from the iterator: cut the stream without its last
+                    # chunk, as a dropped connection would (tests of reconnecting clients).
+                    self.close_connection = True
+                finally:
+                    close = getattr(pieces, "close", None)
+                    if close is not None:
+                        close()
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
