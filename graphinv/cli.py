@@ -12,6 +12,7 @@ from graphinv import __version__
 from graphinv.commands import alerts as alerts_cmd
 from graphinv.commands import collect as collect_cmd
 from graphinv.commands import demo as demo_cmd
+from graphinv.commands import inventory as inventory_cmd
 from graphinv.commands import neo4j as neo4j_cmd
 from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands import scheduler as scheduler_cmd
@@ -53,6 +54,8 @@ app.command()(serve_cmd.serve)
 app.add_typer(sim_cmd.sim_app, name="sim")
 app.add_typer(scheduler_cmd.app, name="scheduler")
 app.add_typer(alerts_cmd.app, name="alerts")
+app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
+app.command()(inventory_cmd.export)
 
 def main() -> None:
     try:
