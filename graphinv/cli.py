@@ -19,12 +19,14 @@ from graphinv.commands import scheduler as scheduler_cmd
 from graphinv.commands import serve as serve_cmd
 from graphinv.commands import sim as sim_cmd
 from graphinv.commands.common import State, out
+from graphinv.commands.errors import ErrorReportingGroup
 
 app = typer.Typer(
     help="graphinv: which cloud resources belong to which Gardener project, shoot and machine, "
     "and which belong to nobody.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=ErrorReportingGroup,
 )
 
 
@@ -40,6 +42,8 @@ def root(
         "--config", "-c", help="YAML config file (default: $GRAPHINV_CONFIG or ./graphinv.yaml)")] = None,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an error, not just its one-line explanation.")] = False,
 ) -> None:
     State.config_path = config
 

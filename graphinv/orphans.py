@@ -47,7 +47,8 @@ class PriceTable:
     @classmethod
     def load(cls, path: str | Path | None = None) -> PriceTable:
         if path:
-            return cls(yaml.safe_load(Path(path).read_text()) or {})
+            with Path(path).open(encoding="utf-8") as stream:  # a YAML error then names the file
+                return cls(yaml.safe_load(stream) or {})
         return cls(yaml.safe_load(resources.files("graphinv").joinpath("prices.yaml").read_text()))
 
     def monthly(self, row: dict[str, Any]) -> float | None:

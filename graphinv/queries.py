@@ -74,11 +74,21 @@ def load_query(name: str) -> NamedQuery:
     return queries[name]
 
 
+_LOAD_CSV = re.compile(r"\bLOAD\s+CSV\b", re.IGNORECASE)
+_COMMENT = re.compile(r"//[^\n]*")
+
+
 def load_query_file(path: str | Path) -> NamedQuery:
     file = Path(path)
     if not file.is_file():
         raise QueryError(f"query file {file} does not exist")
-    return parse_query(file.read_text(), str(file), file.stem)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise QueryError(f"query file {file} is not UTF-8 text; save it as UTF-8") from None
+    if _LOAD_CSV.search(_COMMENT.sub("", text)):
+        raise QueryError(f"query file {file} uses LOAD CSV; graphinv queries read the graph only, never files or URLs")
+    return parse_query(text, str(file), file.stem)
 
 
 def parse_param(text: str) -> tuple[str, Any]:
