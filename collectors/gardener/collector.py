@@ -11,7 +11,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from collectors.contract import ACCOUNT_WIDE, Account, Kind, typed
+from collectors.contract import ACCOUNT_WIDE, Account, Kind, PagingError, typed
 from collectors.contract import plan as plan_scopes
 from collectors.gardener.collect import (
     CORE,
@@ -57,7 +57,7 @@ class GardenerCollector:
         # nothing is swept for a scope that was not read, and the Seed scope reports the failure.
         try:
             seeds = {obj["metadata"]["name"] for obj in list_objects(self.api, CORE, "seeds", None, self.lists)}
-        except (GardenerReadError, ApiException, HTTPError, OSError, KeyError, TypeError) as exc:
+        except (GardenerReadError, PagingError, ApiException, HTTPError, OSError, KeyError, TypeError) as exc:
             log.warning("gardener: cannot list seeds (%s); no Machine scopes this run", type(exc).__name__)
             return
         seeds |= set(self.settings.seed_kubeconfigs)

@@ -480,11 +480,13 @@ class OpenStackSim:
     provider = "openstack"
 
     def __init__(self, landscape: Landscape, workdir: Path, *, page_size: int = 1000,
-                 fip_port_details: bool = True) -> None:
+                 fip_port_details: bool = True, stuck_paging: bool = False) -> None:
         self.landscape = landscape
         self.workdir = workdir
         self.page_size = page_size  # the services' max page (osapi_max_limit / pagination_max_limit)
         self.fip_port_details = fip_port_details
+        # A broken service for tests: every full page's `next` link points at that same page.
+        self.stuck_paging = stuck_paging
         self.throttle = Throttle()
         self.password = "sim-" + uuid.uuid5(uuid.NAMESPACE_URL, f"graphinv-sim-password/{landscape.seed}").hex
         # (method, path, query) of recent requests, for tests; bounded so long runs do not grow it
@@ -701,7 +703,8 @@ class OpenStackSim:
         page = items[start:start + max(limit, 0)]
         links = []
         if page and len(page) == limit:
-            links.append({"rel": "next", "href": f"{url}?limit={limit}&marker={page[-1].id}"})
+            after = (marker or "") if self.stuck_paging else page[-1].id
+            links.append({"rel": "next", "href": f"{url}?limit={limit}" + (f"&marker={after}" if after else "")})
         return page, links
 
     # -- Nova -------------------------------------------------------------------------------------
