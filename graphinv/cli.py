@@ -12,6 +12,7 @@ from graphinv import __version__
 from graphinv.commands import alerts as alerts_cmd
 from graphinv.commands import collect as collect_cmd
 from graphinv.commands import demo as demo_cmd
+from graphinv.commands import history as history_cmd
 from graphinv.commands import inventory as inventory_cmd
 from graphinv.commands import neo4j as neo4j_cmd
 from graphinv.commands import orphans as orphans_cmd
@@ -52,6 +53,9 @@ app.add_typer(neo4j_cmd.app, name="neo4j")
 app.command()(collect_cmd.collect)
 app.command()(orphans_cmd.orphans)
 app.command()(orphans_cmd.query)
+app.command()(history_cmd.changes)
+app.command()(history_cmd.history)
+app.command("deliver-changes")(history_cmd.deliver_changes)
 app.command()(collect_cmd.stats)
 app.command()(demo_cmd.demo)
 app.command()(serve_cmd.serve)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
@@ -100,6 +100,10 @@ class BearerAuth:
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and not self._authorized(scope):  # subscriptions: token on the upgrade
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 4401})  # refused before the handshake: HTTP 403
+            return
         if scope["type"] != "http" or self._open(scope) or self._authorized(scope):
             await self.app(scope, receive, send)
             return
@@ -135,6 +139,7 @@ def create_app(graph: Graph, settings: ApiSettings | None = None, *,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", endpoint, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", endpoint),  # subscriptions (graphql-transport-ws)
     ]
     folder = assets_dir()
     if folder is not None:

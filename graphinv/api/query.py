@@ -9,6 +9,7 @@ import strawberry
 from graphinv.api import filters as flt
 from graphinv.api.context import Info
 from graphinv.api.errors import ApiError
+from graphinv.api.history import changes_field
 from graphinv.api.nodes import (
     IP,
     Bastion,
@@ -138,6 +139,8 @@ class Query:
     @strawberry.field(description="Each collection scope's last read and last complete read, oldest first.")
     async def freshness(self, info: Info, source: str | None = None) -> list[ScopeFreshness]:
         return await resolve_freshness(info, source)
+
+    changes = changes_field  # graphinv/api/history.py
 
     @strawberry.field
     async def stats(self, info: Info) -> Stats:

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.printer import print_schema
 
 from graphinv.api.errors import should_mask
+from graphinv.api.history import Subscription
 from graphinv.api.limits import extensions_for
 from graphinv.api.query import Query
 from graphinv.api.settings import ApiSettings
@@ -29,7 +30,7 @@ class InventorySchema(strawberry.Schema):
 
 
 def build_schema(settings: ApiSettings | None = None) -> strawberry.Schema:
-    return InventorySchema(query=Query, extensions=extensions_for(settings or ApiSettings()))
+    return InventorySchema(query=Query, subscription=Subscription, extensions=extensions_for(settings or ApiSettings()))
 
 
 def schema_sdl() -> str:

@@ -1,0 +1,111 @@
+"""`graphinv changes` and `graphinv history`: what the graph remembers (graphinv/history/)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from graph_schema.history import CHANGE_KINDS
+from graphinv.commands.common import config, connected, emit, fail, out
+from graphinv.history.delivery import DeliveryError, SlackDigest, WebhookSink, deliver_forever
+from graphinv.history.settings import HistorySettings
+from graphinv.history.store import ChangeFilter, describe, jsonable, list_changes, node_history
+from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
+
+COLUMNS = ["at", "kind", "node_label", "name", "node_uid", "provider", "project", "property", "before", "after",
+           "rel", "other_label", "other_uid", "uid"]
+TABLE_COLUMNS = ["at", "kind", "provider", "project", "what"]
+FORMATS = ("table", "json", "ndjson")
+
+
+def _print(rows: list[dict[str, Any]], fmt: str, title: str) -> None:
+    if fmt not in FORMATS:
+        fail(f"--format must be one of {', '.join(FORMATS)}")
+    if fmt == "ndjson":
+        for row in rows:
+            print(json.dumps(jsonable({c: row.get(c) for c in COLUMNS})))
+        return
+    if fmt == "json":
+        emit([jsonable(r) for r in rows], "json", COLUMNS)
+        return
+    shown = [{**r, "at": r["at"].strftime("%Y-%m-%d %H:%M:%S") if r.get("at") else "", "what": describe(r)}
+             for r in rows]
+    emit(shown, "table", TABLE_COLUMNS, title=title)
+    out.print(f"{len(rows)} changes")
+
+
+def changes(
+    since: Annotated[str, typer.Option(help="how far back, e.g. 24h, 7d, 90m")] = "24h",
+    provider: Annotated[str | None, typer.Option(help="aws, gcp, azure or openstack")] = None,
+    kind: Annotated[str | None, typer.Option(help="appeared, changed, gone, linked or unlinked")] = None,
+    label: Annotated[str | None, typer.Option(help="only changes concerning this label (Instance, Disk, ...)")] = None,
+    project: Annotated[str | None, typer.Option(help="one Gardener project")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many, oldest first")] = 10_000,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or ndjson")] = "table",
+) -> None:
+    """What changed in the landscape: nodes that appeared or went, properties that changed, edges."""
+    if provider and provider not in CLOUD_PROVIDERS:
+        fail(f"--provider must be one of {', '.join(CLOUD_PROVIDERS)}")
+    if kind and kind not in CHANGE_KINDS:
+        fail(f"--kind must be one of {', '.join(CHANGE_KINDS)}")
+    if limit < 1:
+        fail("--limit must be at least 1")
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        fail(f"--since: {exc}")
+    filt = ChangeFilter(since=datetime.now(UTC) - window, provider=provider, kind=kind, label=label,
+                        project=project)
+    with connected() as graph:
+        rows = list_changes(graph, filt, limit=limit)
+    _print(rows, fmt, f"changes in the last {since}")
+
+
+def history(
+    uid: Annotated[str, typer.Argument(help="the uid of a node (also one that is gone)")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or ndjson")] = "table",
+) -> None:
+    """The timeline of one node: when it appeared, what changed, which edges came and went."""
+    with connected() as graph:
+        rows = node_history(graph, uid)
+    if not rows and fmt == "table":
+        out.print(f"nothing recorded about {uid!r} (is the uid right? `graphinv query` can find it)")
+        return
+    _print(rows, fmt, f"history of {uid}")
+
+
+def deliver_changes(
+    once: Annotated[bool, typer.Option(help="deliver what is pending and exit (default: keep delivering)")] = False,
+) -> None:
+    """Send changes to the configured `history.webhooks` (CloudEvents, at least once) and the Slack digest."""
+    cfg = config()
+    settings: HistorySettings = getattr(cfg, "history", None) or HistorySettings()
+    if not settings.webhooks and settings.slack is None:
+        fail("no history.webhooks and no history.slack in the config: nothing to deliver to")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with connected(cfg) as graph:
+        if once:
+            for sink_settings in settings.webhooks:
+                sink = WebhookSink(graph, sink_settings, settings, stop)
+                try:
+                    out.print(f"{sink.name}: {sink.deliver_pending()} delivered")
+                finally:
+                    sink.close()
+            if settings.slack is not None:
+                try:
+                    out.print(f"slack digest: {SlackDigest(graph, settings.slack, settings).send_digest()} changes")
+                except DeliveryError as exc:
+                    fail(str(exc))
+            return
+        out.print(f"delivering changes to {len(settings.webhooks)} webhook(s)"
+                  f"{' and a Slack digest' if settings.slack else ''}; Ctrl-C stops")
+        try:
+            deliver_forever(graph, settings, stop)
+        except KeyboardInterrupt:
+            stop.set()
