@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collectors.aws.settings import AwsSettings
 from collectors.azure.settings import AzureSettings
-from collectors.base_settings import SourceSettings
 from collectors.gardener.settings import GardenerSettings
 from collectors.gcp.settings import GcpSettings
 from collectors.openstack.settings import OpenStackSettings
@@ -28,6 +27,3 @@ class SourcesSettings(Section):
     def configured(self) -> list[str]:
         """The configured sources, in collection order."""
         return [name for name in SOURCES if getattr(self, name) is not None]
-
-    def section(self, name: str) -> SourceSettings | None:
-        return getattr(self, name, None) if name in SOURCES else None

@@ -129,7 +129,7 @@ def test_azure_pager_whose_next_link_comes_back(tmp_path: Path) -> None:
     server = SimHTTPServer(arm_next_link_forever(lambda: urls[0]), tls=cert.tls, name="stuck-arm").start()
     urls.append(server.url)
     try:
-        compute = ComputeManagementClient(StaticToken(), "sub", base_url=server.url,  # type: ignore[arg-type]
+        compute = ComputeManagementClient(StaticToken(), "sub", base_url=server.url,
                                           connection_verify=str(cert.cert))
         with compute, pytest.raises(PagingError) as failure:
             list(azure_disks(compute, "sub"))
