@@ -11,6 +11,7 @@ import typer
 from graphinv import __version__
 from graphinv.commands import alerts as alerts_cmd
 from graphinv.commands import collect as collect_cmd
+from graphinv.commands import config as config_cmd
 from graphinv.commands import demo as demo_cmd
 from graphinv.commands import history as history_cmd
 from graphinv.commands import inventory as inventory_cmd
@@ -62,6 +63,7 @@ app.command()(serve_cmd.serve)
 app.add_typer(sim_cmd.sim_app, name="sim")
 app.add_typer(scheduler_cmd.app, name="scheduler")
 app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(config_cmd.app, name="config")
 app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
 app.command()(inventory_cmd.export)
 

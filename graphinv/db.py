@@ -14,7 +14,7 @@ import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
-from graphinv.config import Neo4jConnection
+from graphinv.settings.neo4j import Neo4jConnection
 
 T = TypeVar("T")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -10,22 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import PrivateAttr
 
 from graphinv.db import Graph
 from graphinv.queries import load_query
+from graphinv.settings.types import ConfigError, Duration, Section, format_duration
 
 KINDS = ("instance", "disk", "ip")
 HOURS_PER_MONTH = 730
 DEFAULT_STALENESS = timedelta(hours=6)
-
-
-def parse_duration(text: str) -> timedelta:
-    """`7d`, `12h`, `30m`, `90s`, `2w`, or combinations like `1d12h`."""
-    units = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
-    parts = re.findall(r"(\d+)\s*([wdhms])", text.strip().lower())
-    if not parts or "".join(n + u for n, u in parts) != re.sub(r"\s+", "", text.strip().lower()):
-        raise ValueError(f"{text!r} is not a duration like 7d, 12h, 30m or 1d12h")
-    return timedelta(seconds=sum(int(n) * units[u] for n, u in parts))
 
 
 @dataclass
@@ -71,6 +63,29 @@ class PriceTable:
             rate = prices.get("ip_month")
             return None if rate is None else round(float(rate), 2)
         return None
+
+
+class OrphansSettings(Section):
+    """The `orphans:` section, read once for the CLI, the API and the orphan alerts."""
+
+    max_staleness: Duration = DEFAULT_STALENESS  # reads older than this cannot prove an orphan
+    prices: Path | None = None  # your price table instead of the shipped graphinv/prices.yaml
+    _table: PriceTable | None = PrivateAttr(default=None)
+
+    def price_table(self) -> PriceTable:
+        """The price table (read once; `graphinv.settings` reads it at load, so a bad file stops the start)."""
+        if self._table is None:
+            path = self.prices.expanduser() if self.prices else None
+            try:
+                table = PriceTable.load(path)
+            except OSError as exc:
+                raise ConfigError(f"orphans.prices: cannot read {path}: {exc.strerror}") from None
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"orphans.prices: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+            if not isinstance(table.table, dict):
+                raise ConfigError(f"orphans.prices: {path} must map providers to prices")
+            self._table = table
+        return self._table
 
 
 def _params(f: OrphanFilter, now: datetime) -> dict[str, Any]:
@@ -153,3 +168,27 @@ def freshness(graph: Graph, source: str | None = None) -> list[dict[str, Any]]:
             value = row[key]
             row[key] = value.to_native().isoformat() if value is not None else None
     return rows
+
+
+MAX_NAMED_SCOPES = 10
+
+
+def stale_data_refusal(graph: Graph, filt: OrphanFilter, now: datetime | None = None) -> str | None:
+    """Why an orphan report would prove nothing, or None when it may run.
+
+    No complete read of the asked-for provider (or of anything) within `max_staleness`: the graph is
+    empty or stale, and an empty orphan list would look like good news. The message names the
+    stale scopes (the CLI exits 2 with it, the API returns it as a GraphQL error).
+    """
+    now = now or datetime.now(UTC)
+    scopes = freshness(graph, filt.provider)
+    recent = [s for s in scopes if s["last_complete"]
+              and now - datetime.fromisoformat(s["last_complete"]) <= filt.max_staleness]
+    if recent:
+        return None
+    what = filt.provider or "any source"
+    stale = [f"{s['scope']} (last complete {s['last_complete'] or 'never'})" for s in scopes[:MAX_NAMED_SCOPES]]
+    more = f" and {len(scopes) - MAX_NAMED_SCOPES} more" if len(scopes) > MAX_NAMED_SCOPES else ""
+    named = f"; stale scopes: {', '.join(stale)}{more}" if stale else "; no scope was ever collected"
+    return (f"no complete collection of {what} within {format_duration(filt.max_staleness)}{named}. "
+            "Run `graphinv collect` first (an empty orphan list from stale data would prove nothing)")

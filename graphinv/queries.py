@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from graphinv.cypher_header import HeaderError, header_list, parse_header
 from graphinv.db import Graph
 
 
@@ -38,20 +39,15 @@ class NamedQuery:
         return graph.run_read(self.text, self.bind(params))
 
 
+HEADER_KEYS = ("name", "description", "params", "index")  # index: which index a query uses, for humans
+
+
 def parse_query(text: str, origin: str, fallback_name: str) -> NamedQuery:
-    header: dict[str, str] = {}
-    current = None
-    for line in text.splitlines():
-        if not line.startswith("//"):
-            break
-        body = line[2:]
-        match = re.match(r"\s*(\w+):\s*(.*)$", body)
-        if match and not body.startswith("   "):
-            current = match.group(1).lower()
-            header[current] = match.group(2).strip()
-        elif current:
-            header[current] += " " + body.strip()
-    params = [p.strip() for p in header.get("params", "").split(",") if p.strip()]
+    try:
+        header = parse_header(text, HEADER_KEYS, origin)
+    except HeaderError as exc:
+        raise QueryError(str(exc)) from None
+    params = list(header_list(header.get("params", "")))
     return NamedQuery(
         name=header.get("name", fallback_name), description=header.get("description", ""),
         text=text, params=params, origin=origin,

@@ -26,16 +26,15 @@ from graphinv.alerts.catalog import load_alerts, shipped_alerts
 from graphinv.alerts.definition import AlertDefinition, AlertError, Threshold, parse_alert
 from graphinv.alerts.delivery import deliver
 from graphinv.alerts.runner import AlertRunner
-from graphinv.alerts.settings import AlertSettings, SinkSettings, parse_alert_settings
+from graphinv.alerts.settings import AlertSettings, SinkSettings
 from graphinv.alerts.sinks import Notification, SlackSink, WebhookSink
 from graphinv.alerts.store import AlertStore
-from graphinv.config import Neo4jConnection
+from graphinv.config import ConfigError, Neo4jConnection, settings_from_mapping
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
 from graphinv.metrics import Metrics
 from graphinv.scheduler.backoff import Backoff
 from graphinv.scheduler.logs import configure_logging
-from graphinv.scheduler.settings import SettingsError
 
 OLD = datetime.now(UTC) - timedelta(days=30)
 SECRET_PATH = "/services/T0GRAPHINV/B0SECRET/hookTokenAbc123XYZ"
@@ -207,17 +206,22 @@ def test_shipped_alerts_cover_every_provider_and_kind(tmp_path: Path) -> None:
 def test_alert_settings_read_secrets_without_showing_them(tmp_path: Path) -> None:
     url_file = tmp_path / "hook"
     url_file.write_text("https://hooks.example.invalid/services/T/B/filetoken\n")
-    parsed = parse_alert_settings({"alerts": {"sinks": [
+    loaded = settings_from_mapping({"alerts": {"sinks": [
         {"type": "webhook", "name": "ops", "url_env": "OPS_HOOK", "headers_env": {"Authorization": "OPS_TOKEN"}},
         {"type": "slack", "url_file": str(url_file)},
     ]}}, env={"OPS_HOOK": "https://ops.example.invalid/hook/envtoken", "OPS_TOKEN": "Bearer sekrit-value"})
+    parsed = loaded.alert_settings()
     assert [s.name for s in parsed.sinks] == ["ops", "slack"]
     assert parsed.sinks[1].url == "https://hooks.example.invalid/services/T/B/filetoken"
     assert "envtoken" not in repr(parsed) and "sekrit" not in repr(parsed)
-    with pytest.raises(SettingsError, match=r"alerts.sinks\[0\].url_env: environment variable NOPE"):
-        parse_alert_settings({"alerts": {"sinks": [{"type": "webhook", "url_env": "NOPE"}]}}, env={})
-    with pytest.raises(SettingsError, match="needs url"):
-        parse_alert_settings({"alerts": {"sinks": [{"type": "slack"}]}}, env={})
+    with pytest.raises(ConfigError, match=r"alerts.sinks\[0\].url_env: environment variable NOPE"):
+        settings_from_mapping({"alerts": {"sinks": [{"type": "webhook", "url_env": "NOPE"}]}}, env={})
+    with pytest.raises(ConfigError, match=r"alerts.sinks\[0\]: a slack sink needs url"):
+        settings_from_mapping({"alerts": {"sinks": [{"type": "slack"}]}}, env={})
+    # A secret given inline in the wrong shape is refused without being echoed.
+    with pytest.raises(ConfigError) as refused:
+        settings_from_mapping({"alerts": {"sinks": [{"type": "webhook", "url": "ftp://inline-sekrit-url"}]}}, env={})
+    assert "inline-sekrit" not in str(refused.value) and "alerts.sinks[0]" in str(refused.value)
 
 
 # -- runs against the graph ----------------------------------------------------------------------

@@ -39,12 +39,13 @@ from collectors.scope import Scope
 from graphinv.api import create_app, schema_sdl
 from graphinv.api.limits import MASKED_MESSAGE
 from graphinv.api.request_graph import ReadOnly, RequestGraph
-from graphinv.api.settings import ApiSettings, parse_api_settings, require_token_off_loopback
+from graphinv.api.settings import ApiSettings, require_token_off_loopback
 from graphinv.api.threaded import serving
-from graphinv.config import ConfigError, Neo4jConnection
+from graphinv.config import ConfigError, Neo4jConnection, settings_from_mapping
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
-from graphinv.orphans import OrphanFilter, freshness, orphan_report, parse_duration
+from graphinv.orphans import OrphanFilter, freshness, orphan_report
+from graphinv.settings.types import parse_duration
 from tests.conftest import free_port, wipe
 
 REPO = Path(__file__).resolve().parents[1]
@@ -596,7 +597,7 @@ def test_request_graph_refuses_writes(graph: Graph) -> None:
 def test_bearer_token(session_graph: Graph, landscape: Landscape, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-token\n")
-    settings = parse_api_settings({"token_file": str(token_file)})
+    settings = settings_from_mapping({"api": {"token_file": str(token_file)}}).api
     with serving(create_app(session_graph, settings)) as base:
         query = {"query": "{ stats { projects } }"}
         missing = httpx.post(f"{base}/graphql", json=query)
@@ -622,9 +623,9 @@ def test_refuses_to_bind_beyond_loopback_without_token(tmp_path: Path) -> None:
     assert require_token_off_loopback(ApiSettings(host="0.0.0.0", token="t")) == "t"
     assert require_token_off_loopback(ApiSettings(host="::1")) is None
     with pytest.raises(ConfigError, match=r"api\.max_depth"):
-        parse_api_settings({"max_depth": 0})
+        settings_from_mapping({"api": {"max_depth": 0}})
     with pytest.raises(ConfigError, match="unknown key"):
-        parse_api_settings({"tokn": "x"})
+        settings_from_mapping({"api": {"tokn": "x"}})
     # The command itself: exits before serving, and says why.
     config = tmp_path / "graphinv.yaml"
     config.write_text("api:\n  host: 0.0.0.0\n")

@@ -25,6 +25,7 @@ import neo4j.graph
 import pytest
 
 from graphinv.commands.collect import collect_into
+from collectors.settings import SourcesSettings
 from graphinv.config import Config, Neo4jConnection
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
@@ -151,7 +152,7 @@ def landscape_graph(browser_neo4j: LocalNeo4j) -> Iterator[Graph]:
     graph.verify()
     with tempfile.TemporaryDirectory(prefix="graphinv-browser-") as workdir, \
             SimulatedLandscape(generate(scale=0.05, seed=7), Path(workdir)) as sim:
-        cfg.sections["sources"] = sim.config()["sources"]
+        cfg.sources = SourcesSettings.model_validate(sim.config()["sources"])
         summary = collect_into(graph, cfg, [], show_progress=False)
     assert summary.written > 0
     yield graph

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,7 +31,8 @@ from typing import Any
 import pytest
 import yaml
 
-from graphinv.config import load_config
+from graphinv.api.settings import require_token_off_loopback
+from graphinv.config import load_config, settings_from_mapping
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -295,27 +297,78 @@ def test_example_config_loads_with_graphinv_and_has_every_section() -> None:
     config = load_config(DEPLOY / "config.example.yaml", env={})
     assert config.neo4j.uri == "bolt://neo4j:7687"
     assert config.neo4j.password is None
-    assert set(config.sections) == {"sources", "scheduler", "api", "alerts"}
-    assert set(config.sections["sources"]) == {"gardener", "aws", "gcp", "azure", "openstack"}
-    assert config.sections["scheduler"]["http"]["port"] == SCHEDULER_PORT
-    assert config.sections["api"]["port"] == API_PORT
+    assert config.configured_sources == ["gardener", "aws", "gcp", "azure", "openstack"]
+    raw = yaml.safe_load((DEPLOY / "config.example.yaml").read_text())
+    assert set(raw) == {"neo4j", "sources", "scheduler", "api", "orphans", "alerts"}
+    assert "planned" not in (DEPLOY / "config.example.yaml").read_text()
+    # The sections parse with the real scheduler, API and alert models, into what the processes use.
+    scheduler = config.scheduler_settings()
+    assert scheduler.metrics.port == SCHEDULER_PORT and scheduler.metrics.host == "0.0.0.0"
+    assert {job.source for job in scheduler.jobs} == set(config.configured_sources)
+    assert config.api.port == API_PORT
+    assert [sink.type for sink in config.alert_settings().sinks] == ["log"]
 
 
+def _service_env(compose: dict[str, Any], example_env: dict[str, str], name: str) -> dict[str, str]:
+    """What a graphinv container sees: the env_file (.env, from the example) under `environment:`."""
+    service = compose["services"][name]
+    env = dict(example_env) if service.get("env_file") else {}
+    return {**env, **{k: str(v) for k, v in service["environment"].items()}}
+
+
+@pytest.mark.parametrize("service", ["scheduler", "api"])
 def test_example_config_with_compose_environment_reaches_the_neo4j_service(
-    compose: dict[str, Any]
+    compose: dict[str, Any], example_env: dict[str, str], service: str
 ) -> None:
-    env = compose["services"]["api"]["environment"]
+    env = _service_env(compose, example_env, service)
     config = load_config(DEPLOY / "config.example.yaml", env=env)
     assert config.neo4j.uri == "bolt://neo4j:7687"
-    assert config.neo4j.password == env["GRAPHINV_NEO4J_PASSWORD"]
+    assert config.neo4j.auth == ("neo4j", env["GRAPHINV_NEO4J_PASSWORD"])
+    # The API listens on 0.0.0.0 in its container: the token from .env is what lets it start.
+    assert require_token_off_loopback(config.api.model_copy(update={"host": "0.0.0.0"})) == env["GRAPHINV_API_TOKEN"]
+    assert config.scheduler_settings().metrics.port == SCHEDULER_PORT
 
 
-def test_in_cluster_config_loads_with_an_external_neo4j_uri() -> None:
-    env = {"GRAPHINV_NEO4J_URI": "neo4j+s://abcd1234.databases.neo4j.io", "GRAPHINV_NEO4J_PASSWORD": PLACEHOLDER}
-    config = load_config(BASE / "graphinv-config.yaml", env=env)
-    assert config.neo4j.uri == env["GRAPHINV_NEO4J_URI"]
-    assert config.sections["scheduler"]["http"]["port"] == SCHEDULER_PORT
-    assert config.sections["api"]["port"] == API_PORT
+def test_compose_services_pass_config_check(compose: dict[str, Any], example_env: dict[str, str]) -> None:
+    """`graphinv config check` as each container would run it (its environment, the mounted file)."""
+    for service in ("scheduler", "api"):
+        env = {**_service_env(compose, example_env, service), "GRAPHINV_CONFIG": str(DEPLOY / "config.example.yaml"),
+               "PATH": os.environ.get("PATH", "")}
+        checked = subprocess.run([sys.executable, "-m", "graphinv", "config", "check"], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0, checked.stderr
+
+
+def _container_env(deployment: dict[str, Any], config_maps: dict[str, Any], secrets: dict[str, Any]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for item in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
+        if "value" in item:
+            env[item["name"]] = item["value"]
+            continue
+        source = item["valueFrom"]
+        if "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            env[item["name"]] = config_maps[ref["name"]]["data"][ref["key"]]
+        else:
+            ref = source["secretKeyRef"]
+            env[item["name"]] = secret_values(secrets[ref["name"]])[ref["key"]]
+    return env
+
+
+def test_in_cluster_config_loads_with_each_deployments_environment(base_docs: list[dict[str, Any]]) -> None:
+    config_maps, secrets = by_kind(base_docs, "ConfigMap"), by_kind(base_docs, "Secret")
+    config_map = next(c for name, c in config_maps.items() if name.startswith("graphinv-settings"))
+    config_file = next(secret_values(s)["config.yaml"] for name, s in secrets.items()
+                       if name.startswith("graphinv-config"))
+    assert config_file == (BASE / "graphinv-config.yaml").read_text()
+    for deployment in by_kind(base_docs, "Deployment").values():
+        env = _container_env(deployment, config_maps, secrets)  # rendered refs carry the hashed names
+        config = settings_from_mapping(yaml.safe_load(config_file), env=env, resolve=False)
+        assert config.neo4j.uri == config_map["data"]["neo4j-uri"]
+        assert config.scheduler_settings().metrics.port == SCHEDULER_PORT
+        assert config.api.port == API_PORT
+        if deployment["metadata"]["name"] == "graphinv-api":
+            assert require_token_off_loopback(config.api.model_copy(update={"host": "0.0.0.0"})) == PLACEHOLDER
 
 
 @pytest.mark.parametrize("path", [DEPLOY / "config.example.yaml", BASE / "graphinv-config.yaml"],

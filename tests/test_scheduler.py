@@ -30,7 +30,7 @@ from graphinv.alerts.catalog import shipped_alerts
 from graphinv.alerts.runner import AlertOutcome
 from graphinv.alerts.settings import AlertSettings
 from graphinv.alerts.sinks import WebhookSink
-from graphinv.config import Neo4jConnection
+from graphinv.config import ConfigError, Neo4jConnection, settings_from_mapping
 from graphinv.db import Graph
 from graphinv.scheduler.backoff import Backoff
 from graphinv.scheduler.collect_job import JobOutcome
@@ -41,11 +41,10 @@ from graphinv.scheduler.settings import (
     MetricsEndpoint,
     Schedule,
     SchedulerSettings,
-    SettingsError,
-    parse_scheduler_settings,
 )
 from tests.test_alerts import AWS_SCOPE, GARDEN_SCOPES, Receiver, gardener_records, vm, webhook
 
+AZURE = {"subscriptions": ["00000000-0000-0000-0000-000000000000"]}
 WAIT = 120.0  # generous: the machine is shared; nothing asserts speed
 
 
@@ -100,10 +99,10 @@ def start(services: list[SchedulerService], service: SchedulerService) -> Outcom
 # -- settings ------------------------------------------------------------------------------------
 def test_settings_defaults_split_slow_kinds_and_name_bad_keys() -> None:
     sources = {"gardener": {"kubeconfig": "/x"}, "aws": {"region": "eu-west-1"}, "gcp": {"projects": ["p"]}}
-    settings = parse_scheduler_settings({"sources": sources, "scheduler": {"collect": {
+    settings = settings_from_mapping({"sources": sources, "scheduler": {"collect": {
         "aws": {"interval": "30m", "kinds": {"Disk": {"cron": "15 */4 * * *"}}},
         "gcp": {"enabled": False},
-    }}})
+    }}}).scheduler_settings()
     jobs = {j.id: j for j in settings.jobs}
     assert set(jobs) == {"collect:gardener", "collect:aws", "collect:aws:Disk"}
     assert jobs["collect:gardener"].schedule == Schedule(interval=3600, jitter=60)
@@ -111,11 +110,11 @@ def test_settings_defaults_split_slow_kinds_and_name_bad_keys() -> None:
     assert jobs["collect:aws"].wants("Instance") and jobs["collect:aws"].wants("IP")
     assert not jobs["collect:aws"].wants("Disk") and jobs["collect:aws:Disk"].wants("Disk")
     assert jobs["collect:aws:Disk"].schedule.cron == "15 */4 * * *"
-    defaults = {j.id: j for j in parse_scheduler_settings({"sources": {"azure": {}}}).jobs}
+    defaults = {j.id: j for j in settings_from_mapping({"sources": {"azure": AZURE}}).scheduler_settings().jobs}
     assert set(defaults) == {"collect:azure", "collect:azure:Disk", "collect:azure:IP"}
     assert defaults["collect:azure:IP"].schedule.interval == 4 * 3600
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"scheduler": {"colect": {}}}, "scheduler: unknown key"),
+        ({"scheduler": {"colect": {}}}, "scheduler.colect: unknown key"),
         ({"scheduler": {"collect": {"aws": {"cron": "every hour"}}}}, r"scheduler.collect.aws.cron"),
         ({"scheduler": {"collect": {"aws": {"interval": "1h", "cron": "0 * * * *"}}}}, "exactly one"),
         ({"scheduler": {"collect": {"openstack": {"interval": "1h"}}}}, "without a `sources:` section"),
@@ -123,8 +122,8 @@ def test_settings_defaults_split_slow_kinds_and_name_bad_keys() -> None:
         ({"scheduler": {"metrics": {"port": "x"}}}, "scheduler.metrics.port"),
     ]
     for bad, message in cases:
-        with pytest.raises(SettingsError, match=message):
-            parse_scheduler_settings({"sources": sources, **bad})
+        with pytest.raises(ConfigError, match=message):
+            settings_from_mapping({"sources": sources, **bad})
 
 
 def test_barrier_waits_for_every_source_once_per_cycle() -> None:

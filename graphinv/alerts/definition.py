@@ -29,16 +29,19 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
-from graphinv.orphans import KINDS, parse_duration
+from graphinv.cypher_header import HeaderError, header_list, parse_header
+from graphinv.orphans import KINDS
 from graphinv.queries import QueryError, parse_param
 from graphinv.scheduler.settings import human_duration
+from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 
 SEVERITIES = ("info", "warning", "critical")
 AFTER_COLLECT = "after-collect"
 USES = ("orphans",)
-PROVIDERS = ("aws", "gcp", "azure", "openstack")
+PROVIDERS = CLOUD_PROVIDERS
+SOURCE_NAMES = ("gardener", *CLOUD_PROVIDERS)
 _HEADER_KEYS = {"name", "description", "severity", "schedule", "sources", "threshold", "key", "params", "sinks",
-                "notify_resolved", "uses"}
+                "notify_resolved", "uses", "index"}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt,
 }
@@ -150,33 +153,21 @@ class AlertDefinition:
         return digest[:24]
 
 
-def _header(text: str) -> dict[str, str]:
-    header: dict[str, str] = {}
-    current = None
-    for line in text.splitlines():
-        if not line.startswith("//"):
-            break
-        body = line[2:]
-        match = re.match(r"\s*(\w+):\s*(.*)$", body)
-        if body.startswith("   ") and current:  # `//   more text` continues the key above
-            header[current] += " " + body.strip()
-        elif match:
-            current = match.group(1).lower()
-            header[current] = match.group(2).strip()
-        else:
-            current = None  # a free comment line: ends the key above, belongs to no key
-    return header
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+_names = header_list
 
 
 def parse_alert(text: str, origin: str, fallback_name: str) -> AlertDefinition:
-    """Read an alert file; unknown header keys are kept for humans (e.g. `// index:`) and ignored."""
-    header = _header(text)
+    """Read an alert file; an unknown header key or source name is an error that names it."""
+    try:
+        header = parse_header(text, _HEADER_KEYS, f"alert file {origin}")
+    except HeaderError as exc:
+        raise AlertError(str(exc)) from None
     name = header.get("name", fallback_name).strip()
     where = f"alert {name!r} ({origin})"
+    unknown_sources = [s for s in _names(header.get("sources", "")) if s not in SOURCE_NAMES]
+    if unknown_sources:
+        raise AlertError(f"{where}: sources: unknown source(s) {', '.join(unknown_sources)}; "
+                         f"known: {', '.join(SOURCE_NAMES)}")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise AlertError(f"{where}: name may only contain letters, digits, '_', '.' and '-'")
     severity = header.get("severity", "warning").lower()

@@ -27,19 +27,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Literal
+
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
 from graphinv.alerts.definition import SEVERITIES
+from graphinv.redact import register_secret
 from graphinv.scheduler.backoff import Backoff
-from graphinv.scheduler.logs import register_secret
-from graphinv.scheduler.settings import SettingsError, seconds
+from graphinv.settings.types import ConfigError, Duration, Secret, Section, secret_value
 
 SINK_TYPES = ("log", "webhook", "slack")
 
 
 @dataclass(frozen=True)
 class SinkSettings:
+    """A sink with its secrets read (from the config, the environment or a file)."""
+
     type: str
     name: str
     url: str | None = field(default=None, repr=False)  # secret
@@ -61,96 +66,100 @@ class AlertSettings:
     max_staleness: float = 6 * 3600.0  # from `orphans.max_staleness`, for the orphan alerts
 
 
-def _secret_from(raw: Mapping[str, Any], key: str, where: str, env: Mapping[str, str]) -> str | None:
-    """`key`, `key_env` or `key_file`: the value itself, an environment variable, or a file."""
-    given = [k for k in (key, f"{key}_env", f"{key}_file") if raw.get(k) not in (None, "")]
-    if len(given) > 1:
-        raise SettingsError(f"{where}: give only one of {key}, {key}_env, {key}_file")
-    if not given:
-        return None
-    which = given[0]
-    if which == key:
-        value = str(raw[key])
-    elif which.endswith("_env"):
-        name = str(raw[which])
-        if not env.get(name):
-            raise SettingsError(f"{where}.{which}: environment variable {name} is not set")
-        value = env[name]
-    else:
-        path = Path(os.path.expanduser(str(raw[which])))
-        try:
-            value = path.read_text().strip()
-        except OSError as exc:
-            raise SettingsError(f"{where}.{which}: cannot read {path}: {exc.strerror}") from None
-    register_secret(value)
-    return value
+class SinkSection(Section):
+    type: Literal["log", "webhook", "slack"]
+    name: str | None = None
+    url: Secret | None = None  # discouraged: url_env or url_file keep it out of the config
+    url_env: str | None = None
+    url_file: Path | None = None
+    headers: dict[str, Secret] = Field(default_factory=dict)
+    headers_env: dict[str, str] = Field(default_factory=dict)
+    min_severity: str = "info"
+    timeout: Duration = timedelta(seconds=10)
+    stdout: bool = False
+
+    @field_validator("min_severity")
+    @classmethod
+    def _known_severity(cls, severity: str) -> str:
+        if severity not in SEVERITIES:
+            raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
+        return severity
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SinkSection:
+        given = [k for k in ("url", "url_env", "url_file") if getattr(self, k) not in (None, "")]
+        if len(given) > 1:
+            raise ValueError("give only one of url, url_env, url_file")
+        if self.type != "log" and not given:
+            raise ValueError(f"a {self.type} sink needs url, url_env or url_file")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.type
+
+    def resolve(self, where: str, env: Mapping[str, str]) -> SinkSettings:
+        """Read the secrets (registered with the log scrubber at once); errors name the key, never the value."""
+        url = secret_value(self.url)
+        if self.url_env:
+            url = env.get(self.url_env) or None
+            if url is None:
+                raise ConfigError(f"{where}.url_env: environment variable {self.url_env} is not set")
+        elif self.url_file is not None:
+            path = self.url_file.expanduser()
+            try:
+                url = path.read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{where}.url_file: cannot read {path}: {exc.strerror}") from None
+        register_secret(url)
+        if url and not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{where} ({self.display_name}): the url must start with https:// or http://")
+        headers: dict[str, str] = {}
+        for key, value in self.headers.items():
+            headers[key] = value.get_secret_value()
+            register_secret(headers[key])
+        for key, var in self.headers_env.items():
+            if not env.get(var):
+                raise ConfigError(f"{where}.headers_env.{key}: environment variable {var} is not set")
+            headers[key] = env[var]
+            register_secret(env[var])
+        return SinkSettings(type=self.type, name=self.display_name, url=url, headers=headers,
+                            min_severity=self.min_severity, timeout=self.timeout.total_seconds(), stdout=self.stdout)
 
 
-def _sink(raw: Any, index: int, env: Mapping[str, str]) -> SinkSettings:
-    where = f"alerts.sinks[{index}]"
-    if not isinstance(raw, Mapping):
-        raise SettingsError(f"{where} must be a mapping with a `type`")
-    known = {"type", "name", "url", "url_env", "url_file", "headers", "headers_env", "min_severity", "timeout",
-             "stdout"}
-    unknown = set(raw) - known
-    if unknown:
-        raise SettingsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-    kind = raw.get("type")
-    if kind not in SINK_TYPES:
-        raise SettingsError(f"{where}.type must be one of {', '.join(SINK_TYPES)}, got {kind!r}")
-    name = str(raw.get("name") or kind)
-    url = _secret_from(raw, "url", where, env)
-    if kind != "log" and not url:
-        raise SettingsError(f"{where} ({name}): a {kind} sink needs url, url_env or url_file")
-    if url and not url.startswith(("https://", "http://")):
-        raise SettingsError(f"{where} ({name}): the url must start with https:// or http://")
-    headers: dict[str, str] = {}
-    for key, value in (raw.get("headers") or {}).items():
-        headers[str(key)] = str(value)
-        register_secret(str(value))
-    for key, var in (raw.get("headers_env") or {}).items():
-        if not env.get(str(var)):
-            raise SettingsError(f"{where}.headers_env.{key}: environment variable {var} is not set")
-        headers[str(key)] = env[str(var)]
-        register_secret(env[str(var)])
-    severity = str(raw.get("min_severity", "info"))
-    if severity not in SEVERITIES:
-        raise SettingsError(f"{where}.min_severity must be one of {', '.join(SEVERITIES)}")
-    return SinkSettings(type=kind, name=name, url=url, headers=headers, min_severity=severity,
-                        timeout=seconds(raw.get("timeout", 10), f"{where}.timeout"), stdout=bool(raw.get("stdout")))
+class AlertRetrySettings(Section):
+    attempts: PositiveInt = 4
+    backoff: Duration = timedelta(seconds=2)
+    max_backoff: Duration = timedelta(minutes=1)
 
 
-def parse_alert_settings(sections: Mapping[str, Any], env: Mapping[str, str] | None = None) -> AlertSettings:
-    env = os.environ if env is None else env
-    raw = sections.get("alerts") or {}
-    if not isinstance(raw, Mapping):
-        raise SettingsError("alerts must be a mapping")
-    known = {"dirs", "disabled", "notify_resolved", "max_findings_per_message", "keep_history", "retry", "sinks"}
-    unknown = set(raw) - known
-    if unknown:
-        raise SettingsError(f"alerts: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-    retry_raw = raw.get("retry") or {}
-    attempts = retry_raw.get("attempts", 4)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        raise SettingsError(f"alerts.retry.attempts must be a positive integer, got {attempts!r}")
-    retry = Backoff(attempts=attempts, base=seconds(retry_raw.get("backoff", 2), "alerts.retry.backoff"),
-                    maximum=seconds(retry_raw.get("max_backoff", 60), "alerts.retry.max_backoff"))
-    sinks_raw = raw.get("sinks")
-    sinks = (SinkSettings(type="log", name="log"),) if sinks_raw is None else tuple(
-        _sink(item, i, env) for i, item in enumerate(sinks_raw))
-    names = [s.name for s in sinks]
-    if len(set(names)) != len(names):
-        raise SettingsError("alerts.sinks: sink names must be unique (set `name:` on sinks of the same type)")
-    per_message = raw.get("max_findings_per_message", 50)
-    if not isinstance(per_message, int) or per_message < 1:
-        raise SettingsError("alerts.max_findings_per_message must be a positive integer")
-    orphans = sections.get("orphans") or {}
-    return AlertSettings(
-        dirs=tuple(Path(os.path.expanduser(str(d))) for d in raw.get("dirs") or ()),
-        disabled=tuple(str(n) for n in raw.get("disabled") or ()),
-        notify_resolved=bool(raw.get("notify_resolved", False)),
-        max_findings_per_message=per_message,
-        keep_history=seconds(raw.get("keep_history", 30 * 86400), "alerts.keep_history"),
-        retry=retry, sinks=sinks,
-        max_staleness=seconds(orphans.get("max_staleness", "6h"), "orphans.max_staleness"),
-    )
+class AlertsSection(Section):
+    """The `alerts:` section as written; `runtime()` reads the sinks' secrets."""
+
+    dirs: list[Path] = Field(default_factory=list)
+    disabled: list[str] = Field(default_factory=list)
+    notify_resolved: bool = False
+    max_findings_per_message: PositiveInt = 50
+    keep_history: Duration = timedelta(days=30)
+    retry: AlertRetrySettings = Field(default_factory=AlertRetrySettings)
+    sinks: list[SinkSection] | None = None  # None: the log only
+
+    @field_validator("sinks")
+    @classmethod
+    def _unique_names(cls, sinks: list[SinkSection] | None) -> list[SinkSection] | None:
+        names = [s.display_name for s in sinks or ()]
+        if len(set(names)) != len(names):
+            raise ValueError("sink names must be unique (set `name:` on sinks of the same type)")
+        return sinks
+
+    def runtime(self, max_staleness: timedelta, env: Mapping[str, str] | None = None) -> AlertSettings:
+        env = os.environ if env is None else env
+        sinks = (SinkSettings(type="log", name="log"),) if self.sinks is None else tuple(
+            sink.resolve(f"alerts.sinks[{i}]", env) for i, sink in enumerate(self.sinks))
+        return AlertSettings(
+            dirs=tuple(d.expanduser() for d in self.dirs), disabled=tuple(self.disabled),
+            notify_resolved=self.notify_resolved, max_findings_per_message=self.max_findings_per_message,
+            keep_history=self.keep_history.total_seconds(),
+            retry=Backoff(attempts=self.retry.attempts, base=self.retry.backoff.total_seconds(),
+                          maximum=self.retry.max_backoff.total_seconds()),
+            sinks=sinks, max_staleness=max_staleness.total_seconds())

@@ -2,6 +2,6 @@
 
 from graphinv.api.app import create_app
 from graphinv.api.schema import build_schema, schema_sdl
-from graphinv.api.settings import ApiSettings, parse_api_settings
+from graphinv.api.settings import ApiSettings
 
-__all__ = ["ApiSettings", "build_schema", "create_app", "parse_api_settings", "schema_sdl"]
+__all__ = ["ApiSettings", "build_schema", "create_app", "schema_sdl"]

@@ -6,9 +6,6 @@ import asyncio
 import hmac
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -27,36 +24,15 @@ from graphinv.api.loaders import Loaders
 from graphinv.api.request_graph import RequestGraph
 from graphinv.api.schema import build_schema
 from graphinv.api.settings import ApiSettings
-from graphinv.config import ConfigError
 from graphinv.db import Graph, GraphUnavailable
-from graphinv.orphans import PriceTable, parse_duration
+from graphinv.orphans import OrphansSettings
 
 log = logging.getLogger("graphinv.api")
 READY_TIMEOUT_SECONDS = 5.0
 
 
-@dataclass
-class OrphanSettings:
-    max_staleness: timedelta
-    prices: PriceTable
-
-    @classmethod
-    def from_section(cls, section: Mapping[str, Any] | None) -> OrphanSettings:
-        """The `orphans:` section, read the way `graphinv orphans` reads it."""
-        section = section or {}
-        try:
-            staleness = parse_duration(str(section.get("max_staleness", "6h")))
-        except ValueError as exc:
-            raise ConfigError(f"orphans.max_staleness: {exc}") from None
-        try:
-            prices = PriceTable.load(section.get("prices"))
-        except OSError as exc:
-            raise ConfigError(f"orphans.prices cannot be read: {exc.strerror}") from None
-        return cls(staleness, prices)
-
-
 class GraphQLEndpoint(GraphQL[RequestContext, None]):
-    def __init__(self, schema: BaseSchema, graph: Graph, settings: ApiSettings, orphans: OrphanSettings,
+    def __init__(self, schema: BaseSchema, graph: Graph, settings: ApiSettings, orphans: OrphansSettings,
                  batch_loads: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.graph = graph
@@ -67,7 +43,7 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         db = RequestGraph(self.graph, self.settings.timeout_seconds)
         return RequestContext(db=db, loaders=Loaders(db, batch=self.batch_loads), settings=self.settings,
-                              orphan_staleness=self.orphans.max_staleness, prices=self.orphans.prices)
+                              orphan_staleness=self.orphans.max_staleness, prices=self.orphans.price_table())
 
     async def render_graphql_ide(self, request: Any) -> Response:
         return HTMLResponse(graphiql_page(request.url.path))
@@ -114,11 +90,10 @@ class BearerAuth:
 
 
 def create_app(graph: Graph, settings: ApiSettings | None = None, *,
-               orphans_section: Mapping[str, Any] | None = None, batch_loads: bool = True) -> ASGIApp:
+               orphans: OrphansSettings | None = None, batch_loads: bool = True) -> ASGIApp:
     """The whole HTTP surface. `batch_loads=False` is the naive one-query-per-parent path (benchmarks only)."""
     settings = settings or ApiSettings()
-    endpoint = GraphQLEndpoint(build_schema(settings), graph, settings, OrphanSettings.from_section(orphans_section),
-                               batch_loads)
+    endpoint = GraphQLEndpoint(build_schema(settings), graph, settings, orphans or OrphansSettings(), batch_loads)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

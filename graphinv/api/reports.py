@@ -11,9 +11,10 @@ import strawberry
 
 from graphinv.api.context import Info
 from graphinv.api.errors import ApiError
-from graphinv.orphans import OrphanFilter, freshness, orphan_report, parse_duration
+from graphinv.orphans import OrphanFilter, freshness, orphan_report, stale_data_refusal
+from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 
-PROVIDERS = ("aws", "gcp", "azure", "openstack")
+PROVIDERS = CLOUD_PROVIDERS
 
 
 @strawberry.enum
@@ -73,6 +74,10 @@ async def resolve_orphans(info: Info, provider: str | None, kind: ResourceKind |
     ctx = info.context
     filt = OrphanFilter(provider=provider, kind=kind.value if kind else None, account=account, project=project,
                         older_than=age, max_staleness=ctx.orphan_staleness)
+    # Like `graphinv orphans`: without a recent complete read an empty list would look like good news.
+    refusal = await asyncio.to_thread(stale_data_refusal, ctx.db, filt)
+    if refusal:
+        raise ApiError(refusal)
     rows = await asyncio.to_thread(orphan_report, ctx.db, filt, ctx.prices, include_informational)
     return [Orphan.from_row(row) for row in rows]
 

@@ -17,33 +17,39 @@ api:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
-from graphinv.config import ConfigError
+from pydantic import PositiveFloat, PositiveInt, model_validator
+
+from graphinv.settings.types import ConfigError, Port, Secret, Section, secret_value
 
 LOOPBACK_NAMES = ("localhost",)
 
 
-@dataclass
-class ApiSettings:
+class ApiSettings(Section):
     host: str = "127.0.0.1"
-    port: int = 8000
-    token: str | None = field(default=None, repr=False)  # never printed
+    port: Port = 8000
+    token: Secret | None = None  # never printed
     token_file: Path | None = None
-    max_depth: int = 12
-    max_cost: int = 250_000
-    max_page_size: int = 1000
-    max_aliases: int = 30
-    max_tokens: int = 5000
-    timeout_seconds: float = 30.0
+    max_depth: PositiveInt = 12
+    max_cost: PositiveInt = 250_000
+    max_page_size: PositiveInt = 1000
+    max_aliases: PositiveInt = 30
+    max_tokens: PositiveInt = 5000
+    timeout_seconds: PositiveFloat = 30.0
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> ApiSettings:
+        if self.token is not None and self.token_file is not None:
+            raise ValueError("give either token or token_file, not both")
+        if self.token_file is not None:
+            self.token_file = self.token_file.expanduser()
+        return self
 
     def bearer_token(self) -> str | None:
         """The token clients must send, from `token` or `token_file`; None means no authentication."""
-        if self.token:
-            return self.token
+        if self.token is not None:
+            return secret_value(self.token) or None
         if self.token_file is None:
             return None
         try:
@@ -53,36 +59,6 @@ class ApiSettings:
         if not text:
             raise ConfigError(f"api.token_file {self.token_file} is empty")
         return text
-
-
-_INTS = ("port", "max_depth", "max_cost", "max_page_size", "max_aliases", "max_tokens")
-
-
-def parse_api_settings(section: Mapping[str, Any] | None) -> ApiSettings:
-    raw = dict(section or {})
-    known = {f.name for f in fields(ApiSettings)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"api: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if value is None:
-            continue
-        if key in _INTS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"api.{key} must be a positive whole number, got {value!r}")
-        elif key == "timeout_seconds":
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"api.timeout_seconds must be a positive number, got {value!r}")
-            value = float(value)
-        elif key == "token_file":
-            value = Path(str(value)).expanduser()
-        elif key in ("host", "token") and not isinstance(value, str):
-            raise ConfigError(f"api.{key} must be a string")
-        values[key] = value
-    if values.get("token") and values.get("token_file"):
-        raise ConfigError("api: give either token or token_file, not both")
-    return ApiSettings(**values)
 
 
 def is_loopback(host: str) -> bool:

@@ -9,25 +9,24 @@ import typer
 from graphinv.alerts.catalog import find_alert, load_alerts
 from graphinv.alerts.definition import AlertDefinition, AlertError
 from graphinv.alerts.runner import AlertRunner
-from graphinv.alerts.settings import AlertSettings, parse_alert_settings
+from graphinv.alerts.settings import AlertSettings
 from graphinv.alerts.sinks import build_sinks, finding_line
 from graphinv.alerts.store import AlertStore
 from graphinv.commands.common import config, connected, emit, fail, out
-from graphinv.config import Config
 from graphinv.metrics import Metrics
 from graphinv.scheduler.logs import FORMATS, configure_logging
-from graphinv.scheduler.settings import SettingsError
+from graphinv.settings.root import Settings
 
 app = typer.Typer(help="List and run scheduled Cypher alert scripts.", no_args_is_help=True)
 
 EXIT_RUN_FAILED = 1
 
 
-def _load(cfg: Config) -> tuple[AlertSettings, dict[str, AlertDefinition]]:
+def _load(cfg: Settings) -> tuple[AlertSettings, dict[str, AlertDefinition]]:
     try:
-        settings = parse_alert_settings(cfg.sections)
+        settings = cfg.alert_settings()
         return settings, load_alerts(settings.dirs, settings.disabled)
-    except (SettingsError, AlertError) as exc:
+    except AlertError as exc:
         fail(str(exc))
 
 

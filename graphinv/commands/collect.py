@@ -12,11 +12,11 @@ from rich.table import Table
 from collectors.scope import Scope
 from graphinv.collect import CollectionSummary, run_tasks
 from graphinv.commands.common import config, connected, emit, fail, out
-from graphinv.config import Config
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
 from graphinv.orphans import freshness
 from graphinv.sources import SourceError, plan_sources
+from graphinv.settings.root import Settings
 
 EXIT_SCOPES_FAILED = 4
 
@@ -29,10 +29,10 @@ STATS_QUERY = "\nUNION ALL\n".join(
 )
 
 
-def collect_into(graph: Graph, cfg: Config, sources: list[str], concurrency: int | None = None,
+def collect_into(graph: Graph, cfg: Settings, sources: list[str], concurrency: int | None = None,
                  show_progress: bool = True) -> CollectionSummary:
     try:
-        tasks = plan_sources(cfg.sections, sources)
+        tasks = plan_sources(cfg.sources, sources)
     except SourceError as exc:
         fail(str(exc))
     install_schema(graph)
@@ -59,9 +59,8 @@ def collect_into(graph: Graph, cfg: Config, sources: list[str], concurrency: int
         return run_tasks(ingest, tasks, concurrency=workers, progress=progress)
 
 
-def _concurrency(cfg: Config) -> int:
-    collect_section = cfg.sections.get("collect") or {}
-    return int(collect_section.get("concurrency", 8))
+def _concurrency(cfg: Settings) -> int:
+    return cfg.collect.concurrency
 
 
 def print_summary(summary: CollectionSummary) -> None:

@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from graphinv.config import Config, ConfigError, load_config
 from graphinv.db import Graph, GraphUnavailable
+from graphinv.settings.load import load_settings
+from graphinv.settings.root import Settings
+from graphinv.settings.types import ConfigError
 
 # Piped output (CI logs, `| less`) gets a wide console instead of Rich's 80-column default, so
 # tables stay tables.
@@ -35,15 +37,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def config() -> Config:
+def config() -> Settings:
     try:
-        return load_config(State.config_path)
+        return load_settings(State.config_path)
     except ConfigError as exc:
         fail(str(exc))
 
 
 @contextmanager
-def connected(cfg: Config | None = None) -> Iterator[Graph]:
+def connected(cfg: Settings | None = None) -> Iterator[Graph]:
     cfg = cfg or config()
     graph = Graph(cfg.neo4j)
     try:

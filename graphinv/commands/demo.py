@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from collectors.settings import SourcesSettings
 from graphinv.api import create_app
 from graphinv.api.settings import ApiSettings
 from graphinv.api.threaded import free_port, serving
@@ -21,11 +22,12 @@ from graphinv.commands.collect import collect_into, print_summary
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.commands.orphans import TABLE_COLUMNS
 from graphinv.commands.sim import require_simulator
-from graphinv.config import Config
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jError
 from graphinv.neo4j_server.manager import port_in_use
 from graphinv.orphans import OrphanFilter, orphan_report
+from graphinv.settings.root import Settings
+from graphinv.settings.types import CLOUD_PROVIDERS
 
 BROWSER_QUERY = (
     "MATCH (s:Shoot)-[:OWNS_VM]->(i:Instance) WHERE NOT EXISTS { (:Machine)-[:RUNS_ON]->(i) } "
@@ -65,12 +67,12 @@ def demo(
         out.print(f"Serving the simulated landscape {world.name!r}: {len(world.shoots)} shoots, "
                   f"{len(world.instances())} VMs in {len(world.accounts)} cloud accounts")
         with SimulatedLandscape(world, Path(workdir)) as sim:
-            cfg.sections["sources"] = sim.config()["sources"]
+            cfg.sources = SourcesSettings.model_validate(sim.config()["sources"])
             started = time.monotonic()
             summary = collect_into(graph, cfg, [], show_progress=not once)
             out.print(f"Collected in {time.monotonic() - started:.1f} s.")
             print_summary(summary)
-        for provider in ("aws", "gcp", "azure", "openstack"):
+        for provider in CLOUD_PROVIDERS:
             rows = orphan_report(graph, OrphanFilter(provider=provider))
             found = [r for r in rows if r["verdict"] == "orphan"]
             cost = sum(r["est_monthly_cost_usd"] or 0 for r in found)
@@ -89,11 +91,11 @@ def demo(
     _serve_until_interrupted(cfg, api_port)
 
 
-def _serve_until_interrupted(cfg: Config, api_port: int) -> None:
+def _serve_until_interrupted(cfg: Settings, api_port: int) -> None:
     """Keep the GraphQL API (and Neo4j) up for exploring until Ctrl-C or SIGTERM."""
     port = api_port if not port_in_use(api_port) else free_port()
     graph = Graph(cfg.neo4j)
-    app = create_app(graph, ApiSettings(port=port), orphans_section=cfg.sections.get("orphans"))
+    app = create_app(graph, ApiSettings(port=port), orphans=cfg.orphans)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from graphinv.commands.common import config, connected, emit, fail, out
-from graphinv.orphans import KINDS, OrphanFilter, PriceTable, freshness, orphan_report, parse_duration, unowned_report
+from graphinv.orphans import KINDS, OrphanFilter, orphan_report, stale_data_refusal, unowned_report
 from graphinv.queries import QueryError, load_query, load_query_file, parse_param, shipped_queries
-from graphinv.sources import SOURCES
+from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 
 COLUMNS = ["verdict", "provider", "kind", "uid", "name", "account", "region", "zone", "state", "shoot",
            "project", "size_gb", "age_days", "est_monthly_cost_usd", "reason", "created", "first_seen"]
@@ -36,19 +35,18 @@ def orphans(
     exit_zero: Annotated[bool, typer.Option(help="exit 0 even when orphans were found")] = False,
 ) -> None:
     """Print orphaned VMs, disks and IPs. Exit code 0: none, 1: orphans found, 2: error or stale data."""
-    if provider and provider not in SOURCES[1:]:
-        fail(f"--provider must be one of {', '.join(SOURCES[1:])}")
+    if provider and provider not in CLOUD_PROVIDERS:
+        fail(f"--provider must be one of {', '.join(CLOUD_PROVIDERS)}")
     if kind and kind not in KINDS:
         fail(f"--kind must be one of {', '.join(KINDS)}")
     cfg = config()
-    section: dict[str, Any] = cfg.sections.get("orphans") or {}
     try:
         filt = OrphanFilter(
             provider=provider, kind=kind, account=account, project=project,
             older_than=parse_duration(older_than) if older_than else None,
-            max_staleness=parse_duration(max_staleness or str(section.get("max_staleness", "6h"))),
+            max_staleness=parse_duration(max_staleness) if max_staleness else cfg.orphans.max_staleness,
         )
-        prices = PriceTable.load(section.get("prices"))
+        prices = cfg.orphans.price_table()
     except (ValueError, OSError) as exc:
         fail(str(exc))
     with connected(cfg) as graph:
@@ -72,14 +70,9 @@ def orphans(
 
 def _refuse_stale(graph: Any, filt: OrphanFilter) -> None:
     """No complete and recent read of the asked-for provider at all: say so instead of an empty list."""
-    now = datetime.now(UTC)
-    scopes = freshness(graph, filt.provider)
-    recent = [s for s in scopes if s["last_complete"]
-              and now - datetime.fromisoformat(s["last_complete"]) <= filt.max_staleness]
-    if not recent:
-        what = filt.provider or "any source"
-        fail(f"no complete collection of {what} within {filt.max_staleness}; run `graphinv collect` first "
-             "(the graph is empty or stale, so an empty orphan list would prove nothing)")
+    refusal = stale_data_refusal(graph, filt)
+    if refusal:
+        fail(refusal)
 
 
 def query(

@@ -17,14 +17,14 @@ import typer
 
 from graphinv.alerts.catalog import load_alerts
 from graphinv.alerts.definition import AlertError
-from graphinv.alerts.settings import AlertSettings, parse_alert_settings
+from graphinv.alerts.settings import AlertSettings
 from graphinv.commands.common import config, connected, emit, fail, out
-from graphinv.config import Config
 from graphinv.db import Graph
 from graphinv.scheduler.logs import FORMATS, configure_logging
 from graphinv.scheduler.service import SchedulerService, default_planner
-from graphinv.scheduler.settings import SchedulerSettings, SettingsError, parse_scheduler_settings
-from graphinv.sources import SourceError
+from graphinv.scheduler.settings import SchedulerSettings
+from graphinv.settings.root import Settings
+from graphinv.settings.types import ConfigError
 
 app = typer.Typer(help="Run collectors and alert scripts on schedules; `graphinv collect` stays the one-shot.",
                   no_args_is_help=True)
@@ -33,12 +33,12 @@ EXIT_UNCLEAN_SHUTDOWN = 3
 JOB_COLUMNS = ["id", "type", "schedule", "next_run", "last_status", "last_finished", "what"]
 
 
-def _settings(cfg: Config) -> tuple[SchedulerSettings, AlertSettings, dict[str, Any]]:
+def _settings(cfg: Settings) -> tuple[SchedulerSettings, AlertSettings, dict[str, Any]]:
+    settings = cfg.scheduler_settings()
+    alert_settings = cfg.alert_settings()
     try:
-        settings = parse_scheduler_settings(cfg.sections)
-        alert_settings = parse_alert_settings(cfg.sections)
         alerts = load_alerts(alert_settings.dirs, alert_settings.disabled) if settings.alerts else {}
-    except (SettingsError, AlertError, SourceError) as exc:
+    except AlertError as exc:
         fail(str(exc))
     return settings, alert_settings, alerts
 
@@ -77,8 +77,8 @@ def start(
         signal.signal(sig, on_signal)
     with connected(cfg) as graph:
         try:
-            service = SchedulerService(graph, settings, default_planner(cfg.sections), alert_settings, alerts)
-        except SettingsError as exc:
+            service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts)
+        except ConfigError as exc:
             fail(str(exc))
         try:
             service.start()
@@ -116,9 +116,9 @@ def jobs(
             return
     graph = Graph(cfg.neo4j)  # the driver connects lazily; nothing here talks to Neo4j
     try:
-        service = SchedulerService(graph, settings, default_planner(cfg.sections), alert_settings, alerts)
+        service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts)
         rows = service.job_table()
-    except SettingsError as exc:
+    except ConfigError as exc:
         fail(str(exc))
     finally:
         graph.close()

@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from graphinv.api import create_app, parse_api_settings
+from graphinv.api import create_app
 from graphinv.api.settings import require_token_off_loopback
 from graphinv.commands.common import config, err, fail, out
-from graphinv.config import ConfigError
 from graphinv.db import Graph, GraphUnavailable
+from graphinv.settings.types import ConfigError
 
 
 def serve(
@@ -24,7 +24,7 @@ def serve(
     """Serve the read-only GraphQL API: /graphql (GraphiQL in a browser), /healthz, /readyz."""
     cfg = config()
     try:
-        settings = parse_api_settings(cfg.sections.get("api"))
+        settings = cfg.api.model_copy()
         if host:
             settings.host = host
         if port:
@@ -35,7 +35,7 @@ def serve(
     graph = Graph(cfg.neo4j)
     try:
         try:
-            app = create_app(graph, settings, orphans_section=cfg.sections.get("orphans"))
+            app = create_app(graph, settings, orphans=cfg.orphans)
         except ConfigError as exc:
             fail(str(exc))
         try:

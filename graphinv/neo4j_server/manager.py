@@ -18,9 +18,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from pydantic import Field, PositiveFloat, field_validator
+
+from graphinv.settings.types import Port, Section
 
 NEO4J_VERSION = "5.26.30"
 BROWSER_VERSION = "5.24.0"
@@ -61,23 +65,27 @@ def _default_home() -> Path:
     return Path(base) / "graphinv" / "neo4j"
 
 
-@dataclass
-class LocalNeo4jSettings:
-    """Where the server lives and how big it may grow.
+class LocalNeo4jSettings(Section):
+    """The `local_neo4j:` section: where the server lives and how big it may grow.
 
     The defaults fit a 2-core, 24 GiB machine that also runs collectors and simulators:
     2 GiB heap for transaction state of 10k-row batches, 2 GiB page cache for a graph of a few
     million nodes.
     """
 
-    home: Path = field(default_factory=_default_home)
-    jar_cache: Path = field(default_factory=_default_cache)
-    bolt_port: int = 7687
-    http_port: int = 7474
+    home: Path = Field(default_factory=_default_home)
+    jar_cache: Path = Field(default_factory=_default_cache)
+    bolt_port: Port = 7687
+    http_port: Port = 7474
     heap: str = "2g"
     pagecache: str = "2g"
     tx_memory_max: str = "1g"
-    start_timeout: float = 120.0
+    start_timeout: PositiveFloat = 120.0
+
+    @field_validator("home", "jar_cache", mode="after")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        return value.expanduser()
 
 
 @dataclass

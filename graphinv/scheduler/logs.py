@@ -5,8 +5,8 @@ running, so every line a job's thread logs carries it, including lines from modu
 nothing of the scheduler (the collection runner, the ingest engine). Lines from the collection's
 reader threads have no job context; the runner names the scope in their message instead.
 
-Every line goes through `graphinv.redact.redact`, and additionally through a list of exact secrets
-registered at start-up (webhook URLs, header values), which no pattern could recognise.
+Every line goes through `graphinv.redact.redact`, which also masks the exact secrets registered at
+start-up (webhook URLs, header values) with `register_secret`.
 """
 
 from __future__ import annotations
@@ -14,43 +14,24 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from graphinv.redact import redact
+from graphinv.redact import redact, register_secret
+
+__all__ = ["FORMATS", "configure_logging", "current_context", "log_context", "register_secret", "scrub"]
 
 CONTEXT_FIELDS = ("job", "source", "scope", "run_id", "alert", "sink")
 FORMATS = ("text", "json")
 
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("graphinv_log_context", default={})  # noqa: B039 - read-only default
 
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Mask this exact string in every log line from now on (e.g. a webhook URL)."""
-    if value and len(value) >= 6:  # very short values would mask ordinary words
-        with _secrets_lock:
-            _secrets.add(value)
-
-
-# redact() masks `Authorization: Bearer` as a key/value pair whose value is the word "Bearer",
-# which leaves the token after it; masking the scheme's token first closes that gap.
-_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
-
-
 def scrub(text: str) -> str:
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return redact(_AUTH_SCHEME.sub(r"\1 ***", text), limit=8000)
+    """A log line with registered secrets and credential-looking text masked (graphinv.redact)."""
+    return redact(text, limit=8000)
 
 
 @contextmanager

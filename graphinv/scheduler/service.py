@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -38,9 +38,13 @@ from graphinv.metrics import Metrics
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome, Planner
 from graphinv.scheduler.logs import log_context
 from graphinv.scheduler.ordering import CollectionBarrier
-from graphinv.scheduler.settings import Schedule, SchedulerSettings, SettingsError
+from graphinv.scheduler.settings import Schedule, SchedulerSettings
 from graphinv.scheduler.status_server import StatusServer
+from graphinv.settings.types import ConfigError
 from graphinv.sources import plan_sources
+
+if TYPE_CHECKING:
+    from collectors.settings import SourcesSettings
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,9 @@ Outcome = JobOutcome | AlertOutcome
 JobListener = Callable[[str, Outcome], None]
 
 
-def default_planner(sections: Mapping[str, Any]) -> Planner:
+def default_planner(sources: SourcesSettings) -> Planner:
     def plan(source: str) -> list[Any]:
-        return plan_sources(sections, [source])
+        return plan_sources(sources, [source])
 
     return plan
 
@@ -97,7 +101,7 @@ class SchedulerService:
             unknown = set(alert.sinks) - sink_names
             if unknown:
                 configured = ", ".join(sorted(sink_names)) or "none"
-                raise SettingsError(f"alert {name} ({alert.origin}) names unknown sink(s) "
+                raise ConfigError(f"alert {name} ({alert.origin}) names unknown sink(s) "
                                     f"{', '.join(sorted(unknown))}; configured: {configured}")
             if alert.uses == "orphans" and alert.params.get("provider") not in sources:
                 continue  # an orphan alert for a cloud that is not collected here

@@ -2,6 +2,8 @@
 
     scheduler:
       timezone: UTC                # for cron schedules
+      interval: 1h                 # default schedule of every source (and its main job)
+      jitter: 1m                   # default: start up to this much late, so jobs do not start at once
       concurrency: 8               # scopes read at once inside one job
       misfire_grace: 10m           # a run that could not start on time still starts within this
       run_at_start: true           # collect once right away instead of waiting a full interval
@@ -17,21 +19,24 @@
         gcp: {enabled: false}
 
 Durations are numbers of seconds or strings like 90s, 10m, 1h, 1d12h. A source that is configured
-under `sources:` but not listed under `collect:` gets the defaults below.
+under `sources:` but not listed under `collect:` gets `interval` and `jitter` (and disks and IPs
+every 4 hours in jobs of their own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import timedelta
+from typing import Annotated, Any, Literal
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt, field_validator, model_validator
 
-from graphinv.orphans import parse_duration
 from graphinv.scheduler.backoff import Backoff
+from graphinv.settings.types import AnyPort, Duration, Section
 from graphinv.sources import SOURCES
 
 HOUR = 3600.0
@@ -40,40 +45,6 @@ HOUR = 3600.0
 DEFAULT_INTERVAL = HOUR
 DEFAULT_SLOW_KINDS = {"Disk": 4 * HOUR, "IP": 4 * HOUR}
 DEFAULT_JITTER = 60.0  # spreads the start of many jobs, so they do not hit the APIs in one second
-
-
-class SettingsError(ValueError):
-    """The scheduler section is wrong; the message names the key."""
-
-
-def seconds(value: Any, where: str) -> float:
-    """A duration as seconds: a number, or a string like 90s, 10m, 1h30m."""
-    if isinstance(value, bool):
-        raise SettingsError(f"{where} must be a duration like 30s, 10m or 1h, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise SettingsError(f"{where} must not be negative, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return parse_duration(value).total_seconds()
-        except ValueError as exc:
-            raise SettingsError(f"{where}: {exc}") from None
-    raise SettingsError(f"{where} must be a duration like 30s, 10m or 1h, got {value!r}")
-
-
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise SettingsError(f"{where} must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _check_keys(raw: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = set(raw) - known
-    if unknown:
-        raise SettingsError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}")
 
 
 @dataclass(frozen=True)
@@ -96,27 +67,6 @@ class Schedule:
     def describe(self) -> str:
         base = f"cron {self.cron}" if self.cron else f"every {human_duration(self.interval or 0)}"
         return f"{base} (+ up to {human_duration(self.jitter)} jitter)" if self.jitter else base
-
-    @classmethod
-    def parse(cls, raw: Any, where: str, default_jitter: float = 0.0) -> Schedule:
-        if isinstance(raw, str | int | float) and not isinstance(raw, bool):
-            raw = {"cron": raw} if isinstance(raw, str) and len(raw.split()) == 5 else {"interval": raw}
-        raw = _mapping(raw, where)
-        _check_keys(raw, {"interval", "cron", "jitter"}, where)
-        if ("interval" in raw) == ("cron" in raw):
-            raise SettingsError(f"{where}: give exactly one of `interval` or `cron`")
-        jitter = seconds(raw["jitter"], f"{where}.jitter") if "jitter" in raw else default_jitter
-        if "cron" in raw:
-            expr = str(raw["cron"])
-            try:
-                CronTrigger.from_crontab(expr)
-            except ValueError as exc:
-                raise SettingsError(f"{where}.cron {expr!r} is not a 5-field cron expression: {exc}") from None
-            return cls(cron=expr, jitter=jitter)
-        interval = seconds(raw["interval"], f"{where}.interval")
-        if interval <= 0:
-            raise SettingsError(f"{where}.interval must be positive")
-        return cls(interval=interval, jitter=jitter)
 
 
 def human_duration(value: float) -> str:
@@ -174,85 +124,158 @@ class SchedulerSettings:
     jobs: tuple[CollectJobSpec, ...] = ()
 
 
-def _source_jobs(source: str, raw: Any, where: str) -> list[CollectJobSpec]:
-    if raw is None:
-        raw = {}
-    if raw is False:
-        return []
-    raw = _mapping(raw, where)
-    _check_keys(raw, {"interval", "cron", "jitter", "kinds", "enabled"}, where)
-    if raw.get("enabled", True) is False:
-        return []
-    main_raw = {k: v for k, v in raw.items() if k in ("interval", "cron", "jitter")}
-    if "interval" not in main_raw and "cron" not in main_raw:
-        main_raw["interval"] = DEFAULT_INTERVAL
-    main = Schedule.parse(main_raw, where, default_jitter=DEFAULT_JITTER)
-    if "kinds" in raw:
-        kinds_raw = dict(_mapping(raw["kinds"], f"{where}.kinds"))
-    elif source == "gardener":
-        kinds_raw = {}  # machines, shoots and seeds belong together: one job
-    else:
-        kinds_raw = {kind: {"interval": every} for kind, every in DEFAULT_SLOW_KINDS.items()}
-    jobs = []
-    for kind, schedule_raw in sorted(kinds_raw.items()):
-        if schedule_raw is None or schedule_raw is False:
-            continue  # `Disk: null` puts disks back into the main job
-        schedule = Schedule.parse(schedule_raw, f"{where}.kinds.{kind}", default_jitter=main.jitter)
-        jobs.append(CollectJobSpec(id=f"collect:{source}:{kind}", source=source, schedule=schedule,
-                                   kinds=frozenset({kind})))
-    taken = frozenset(kind for job in jobs for kind in job.kinds or ())
-    return [CollectJobSpec(id=f"collect:{source}", source=source, schedule=main, exclude=taken), *jobs]
-
-
-def parse_scheduler_settings(sections: Mapping[str, Any]) -> SchedulerSettings:
-    """Read `scheduler:` (and the configured `sources:`) into settings; errors name the key."""
-    raw = _mapping(sections.get("scheduler"), "scheduler")
-    _check_keys(raw, {"timezone", "concurrency", "misfire_grace", "run_at_start", "shutdown_timeout", "retry",
-                      "metrics", "alerts", "collect"}, "scheduler")
-    collect_section = _mapping(sections.get("collect"), "collect")
-    concurrency = raw.get("concurrency", collect_section.get("concurrency", 8))
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-        raise SettingsError(f"scheduler.concurrency must be a positive integer, got {concurrency!r}")
-
-    retry_raw = _mapping(raw.get("retry"), "scheduler.retry")
-    _check_keys(retry_raw, {"attempts", "backoff", "max_backoff"}, "scheduler.retry")
-    attempts = retry_raw.get("attempts", 3)
-    if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
-        raise SettingsError(f"scheduler.retry.attempts must be a positive integer, got {attempts!r}")
-    retry = Backoff(attempts=attempts, base=seconds(retry_raw.get("backoff", 60), "scheduler.retry.backoff"),
-                    maximum=seconds(retry_raw.get("max_backoff", 900), "scheduler.retry.max_backoff"))
-
-    metrics_raw = _mapping(raw.get("metrics"), "scheduler.metrics")
-    _check_keys(metrics_raw, {"enabled", "host", "port"}, "scheduler.metrics")
-    port = metrics_raw.get("port", 9100)
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-        raise SettingsError(f"scheduler.metrics.port must be a port number, got {port!r}")
-    metrics = MetricsEndpoint(enabled=bool(metrics_raw.get("enabled", True)),
-                              host=str(metrics_raw.get("host", "127.0.0.1")), port=port)
-
-    configured = [name for name in SOURCES if (sections.get("sources") or {}).get(name) is not None]
-    collect_raw = _mapping(raw.get("collect"), "scheduler.collect")
-    unknown = set(collect_raw) - set(SOURCES)
-    if unknown:
-        raise SettingsError(f"scheduler.collect: unknown source(s) {', '.join(sorted(unknown))}; "
-                            f"known: {', '.join(SOURCES)}")
-    not_configured = [name for name in collect_raw if name not in configured and collect_raw[name] not in (False,)]
-    if not_configured:
-        raise SettingsError(f"scheduler.collect names source(s) without a `sources:` section: "
-                            f"{', '.join(sorted(not_configured))}")
-    jobs: list[CollectJobSpec] = []
-    for name in configured:
-        jobs += _source_jobs(name, collect_raw.get(name), f"scheduler.collect.{name}")
-
-    timezone = str(raw.get("timezone", "UTC"))
+def _check_cron(expr: str) -> str:
     try:
-        CronTrigger(timezone=timezone)
-    except Exception as exc:  # zoneinfo raises several types for a bad name
-        raise SettingsError(f"scheduler.timezone {timezone!r} is not a known time zone: {exc}") from None
-    return SchedulerSettings(
-        timezone=timezone, concurrency=concurrency,
-        misfire_grace=seconds(raw.get("misfire_grace", 600), "scheduler.misfire_grace"),
-        run_at_start=bool(raw.get("run_at_start", True)),
-        shutdown_timeout=seconds(raw.get("shutdown_timeout", 120), "scheduler.shutdown_timeout"),
-        retry=retry, metrics=metrics, alerts=bool(raw.get("alerts", True)), jobs=tuple(jobs),
-    )
+        CronTrigger.from_crontab(expr)
+    except ValueError as exc:
+        raise ValueError(f"{expr!r} is not a 5-field cron expression: {exc}") from None
+    return expr
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value.total_seconds() <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
+Cron = Annotated[str, BeforeValidator(lambda v: _check_cron(str(v)))]
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
+
+def _shorthand(raw: Any) -> Any:
+    """`Disk: 4h` or `IP: "15 */4 * * *"` stand for `{interval: 4h}` and `{cron: ...}`."""
+    if isinstance(raw, str | int | float) and not isinstance(raw, bool):
+        return {"cron": raw} if isinstance(raw, str) and len(raw.split()) == 5 else {"interval": raw}
+    return raw
+
+
+class KindSchedule(Section):
+    """A kind in a job of its own: exactly one of `interval` or `cron`; `jitter` defaults to the source's."""
+
+    interval: PositiveDuration | None = None
+    cron: Cron | None = None
+    jitter: Duration | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> KindSchedule:
+        if (self.interval is None) == (self.cron is None):
+            raise ValueError("give exactly one of `interval` or `cron`")
+        return self
+
+    def schedule(self, default_jitter: float) -> Schedule:
+        jitter = default_jitter if self.jitter is None else self.jitter.total_seconds()
+        if self.cron:
+            return Schedule(cron=self.cron, jitter=jitter)
+        assert self.interval is not None
+        return Schedule(interval=self.interval.total_seconds(), jitter=jitter)
+
+
+class SourceSchedule(Section):
+    """One source: its main job (`interval` or `cron`, default `scheduler.interval`) and kinds split off."""
+
+    enabled: bool = True
+    interval: PositiveDuration | None = None
+    cron: Cron | None = None
+    jitter: Duration | None = None
+    # None: disks and IPs in jobs of their own every 4 hours (not for gardener); `{}`: one job.
+    kinds: dict[str, Annotated[KindSchedule | Literal[False] | None, BeforeValidator(_shorthand)]] | None = None
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> SourceSchedule:
+        if self.interval is not None and self.cron is not None:
+            raise ValueError("give exactly one of `interval` or `cron`")
+        return self
+
+
+def _source_value(raw: Any) -> Any:
+    return {"enabled": False} if raw is False else raw
+
+
+class RetrySettings(Section):
+    attempts: PositiveInt = 3
+    backoff: Duration = timedelta(minutes=1)
+    max_backoff: Duration = timedelta(minutes=15)
+
+    def backoff_policy(self) -> Backoff:
+        return Backoff(attempts=self.attempts, base=self.backoff.total_seconds(),
+                       maximum=self.max_backoff.total_seconds())
+
+
+class MetricsSettings(Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"  # not 0.0.0.0: job names and scope keys reveal accounts
+    port: AnyPort = 9100  # 0: any free port (printed at start)
+
+
+class SchedulerSection(Section):
+    """The `scheduler:` section as written; `runtime()` turns it into jobs for the configured sources."""
+
+    timezone: str = "UTC"
+    concurrency: PositiveInt | None = None  # default: collect.concurrency
+    interval: PositiveDuration = timedelta(seconds=DEFAULT_INTERVAL)
+    jitter: Duration = timedelta(seconds=DEFAULT_JITTER)
+    misfire_grace: Duration = timedelta(minutes=10)
+    run_at_start: bool = True
+    shutdown_timeout: Duration = timedelta(minutes=2)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    alerts: bool = True
+    collect: dict[str, Annotated[SourceSchedule | None, BeforeValidator(_source_value)]] = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, timezone: str) -> str:
+        try:
+            CronTrigger(timezone=timezone)
+        except Exception as exc:  # zoneinfo raises several types for a bad name
+            raise ValueError(f"{timezone!r} is not a known time zone: {exc}") from None
+        return timezone
+
+    @field_validator("collect")
+    @classmethod
+    def _known_sources(cls, collect: dict[str, SourceSchedule | None]) -> dict[str, SourceSchedule | None]:
+        unknown = set(collect) - set(SOURCES)
+        if unknown:
+            raise ValueError(f"unknown source(s) {', '.join(sorted(unknown))}; known: {', '.join(SOURCES)}")
+        return collect
+
+    def unconfigured(self, configured: Sequence[str]) -> list[str]:
+        """Sources scheduled here (and not switched off) that have no `sources:` section."""
+        return sorted(name for name, spec in self.collect.items()
+                      if name not in configured and (spec is None or spec.enabled))
+
+    def runtime(self, configured: Sequence[str], default_concurrency: int = 8) -> SchedulerSettings:
+        jobs: list[CollectJobSpec] = []
+        for name in SOURCES:
+            if name in configured:
+                jobs += self._source_jobs(name, self.collect.get(name) or SourceSchedule())
+        return SchedulerSettings(
+            timezone=self.timezone, concurrency=self.concurrency or default_concurrency,
+            misfire_grace=self.misfire_grace.total_seconds(), run_at_start=self.run_at_start,
+            shutdown_timeout=self.shutdown_timeout.total_seconds(), retry=self.retry.backoff_policy(),
+            metrics=MetricsEndpoint(enabled=self.metrics.enabled, host=self.metrics.host, port=self.metrics.port),
+            alerts=self.alerts, jobs=tuple(jobs))
+
+    def _source_jobs(self, source: str, spec: SourceSchedule) -> list[CollectJobSpec]:
+        if not spec.enabled:
+            return []
+        jitter = (spec.jitter if spec.jitter is not None else self.jitter).total_seconds()
+        if spec.cron:
+            main = Schedule(cron=spec.cron, jitter=jitter)
+        else:
+            main = Schedule(interval=(spec.interval or self.interval).total_seconds(), jitter=jitter)
+        if spec.kinds is not None:
+            kinds: dict[str, KindSchedule | Literal[False] | None] = dict(spec.kinds)
+        elif source == "gardener":
+            kinds = {}  # machines, shoots and seeds belong together: one job
+        else:
+            kinds = {kind: KindSchedule(interval=timedelta(seconds=every))
+                     for kind, every in DEFAULT_SLOW_KINDS.items()}
+        jobs = []
+        for kind, kind_spec in sorted(kinds.items()):
+            if not kind_spec:
+                continue  # `Disk: null` puts disks back into the main job
+            jobs.append(CollectJobSpec(id=f"collect:{source}:{kind}", source=source,
+                                       schedule=kind_spec.schedule(main.jitter), kinds=frozenset({kind})))
+        taken = frozenset(kind for job in jobs for kind in job.kinds or ())
+        return [CollectJobSpec(id=f"collect:{source}", source=source, schedule=main, exclude=taken), *jobs]

@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SecretStr
 
 # The clouds graphinv reads, in the order reports list them.
 CLOUD_PROVIDERS: tuple[str, ...] = ("aws", "gcp", "azure", "openstack")
@@ -69,3 +69,19 @@ class Section(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=False, validate_default=True,
                               hide_input_in_errors=True)
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is wrong; the message names the key path (one line each)."""
+
+
+def secret_value(value: SecretStr | str | None) -> str | None:
+    """The plain text of a secret (for the one place that hands it to a client), or None."""
+    if value is None:
+        return None
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+# A TCP port to listen on or connect to; `AnyPort` also allows 0 (any free port, printed at start).
+Port = Annotated[int, Field(ge=1, le=65535)]
+AnyPort = Annotated[int, Field(ge=0, le=65535)]
