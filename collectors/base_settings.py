@@ -5,8 +5,9 @@ pages one list may have. Each collector's own settings model extends `SourceSett
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from graphinv.settings.types import Duration, Section
 
@@ -17,7 +18,19 @@ DEFAULT_READ_TIMEOUT = timedelta(seconds=60)
 DEFAULT_MAX_PAGES = 10_000
 
 
-class SourceSettings(Section):
+class SourceSection(Section):
+    """A part of a `sources.<name>` section. A key given as null means its default, as the
+    hand-written parsers these models replace read it (`regions: ~`, `seeds: ~`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_default(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if value is not None}
+        return data
+
+
+class SourceSettings(SourceSection):
     # Waiting for a TCP (and TLS) connection, and for each answer on it; a read that waits longer
     # fails its scope, which then sweeps nothing.
     connect_timeout: Duration = DEFAULT_CONNECT_TIMEOUT

@@ -8,20 +8,20 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base_settings import SourceSettings
-from graphinv.settings.types import Secret, Section
+from collectors.base_settings import SourceSection, SourceSettings
+from graphinv.settings.types import Secret
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/.+$")
 
 
-class AwsStaticCredentials(Section):
+class AwsStaticCredentials(SourceSection):
     access_key_id: Secret
     secret_access_key: Secret
     session_token: Secret | None = None
 
 
-class AwsAccount(Section):
+class AwsAccount(SourceSection):
     id: str | None = None  # None: the account the base credentials belong to (asked of STS)
     role_arn: str | None = None
     external_id: Secret | None = None

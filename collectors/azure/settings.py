@@ -19,11 +19,11 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from collectors.base_settings import SourceSettings
-from graphinv.settings.types import Secret, Section
+from collectors.base_settings import SourceSection, SourceSettings
+from graphinv.settings.types import Secret
 
 
-class AzureCredentialSettings(Section):
+class AzureCredentialSettings(SourceSection):
     type: Literal["default", "workload_identity", "client_secret"] = "default"
     tenant_id: str | None = None
     client_id: str | None = None

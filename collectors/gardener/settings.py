@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import AliasChoices, Field, model_validator
 
-from collectors.base_settings import DEFAULT_READ_TIMEOUT, SourceSettings
-from graphinv.settings.types import Duration, Section
+from collectors.base_settings import DEFAULT_READ_TIMEOUT, SourceSection, SourceSettings
+from graphinv.settings.types import Duration
 
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_VIEWER_SECONDS = 1800
 
 
-class SeedKubeconfig(Section):
+class SeedKubeconfig(SourceSection):
     kubeconfig: str = Field(min_length=1)
 
 

@@ -6,15 +6,15 @@ from typing import Any
 
 from pydantic import AliasChoices, ConfigDict, Field, model_validator
 
-from collectors.base_settings import DEFAULT_READ_TIMEOUT, SourceSettings
-from graphinv.settings.types import Duration, Secret, Section
+from collectors.base_settings import DEFAULT_READ_TIMEOUT, SourceSection, SourceSettings
+from graphinv.settings.types import Duration, Secret
 
 APP_CREDENTIAL_KEYS = ("application_credential_id", "application_credential_name", "application_credential_secret")
 # Per-entry connection settings passed through to openstacksdk as they are.
 PASSTHROUGH_KEYS = ("verify", "cacert", "cert", "key", "interface", "identity_api_version")
 
 
-class OpenStackAuth(Section):
+class OpenStackAuth(SourceSection):
     """keystoneauth's auth mapping. Its secrets are typed as such; the plugin's other keys (auth_url,
     username, project_name, domains, ...) pass through as they are."""
 
@@ -38,7 +38,7 @@ class OpenStackAuth(Section):
         return (self.model_extra or {}).get(key)
 
 
-class OpenStackCloud(Section):
+class OpenStackCloud(SourceSection):
     name: str = Field(min_length=1)
     project: str | None = None  # the CloudAccount id; default: the auth's project, else `name`
     auth: OpenStackAuth | None = None  # None: the clouds.yaml entry called `name`
