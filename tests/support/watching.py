@@ -17,7 +17,7 @@ ZONE = "eu-west-1a"
 def aws_landscape(seeds: int = 2, shoots_per_seed: int = 2, machines_per_shoot: int = 2,
                   stray_vms: int = 0) -> Landscape:
     """Projects `core`; seeds `aws-1`..; shoots `s<seed>-<n>` with AWS VMs behind every machine.
-    `stray_vms`: VMs carrying the first shoot's cluster tag that no machine runs on (orphans)."""
+    `stray_vms`: per seed, VMs carrying its first shoot's cluster tag that no machine runs on (orphans)."""
     region = Region(REGION, zones=[ZONE, "eu-west-1b"])
     landscape = Landscape(projects=[Project("core")], accounts=[Account("aws", ACCOUNT, regions=[region])])
     for seed_index in range(1, seeds + 1):
@@ -33,10 +33,11 @@ def aws_landscape(seeds: int = 2, shoots_per_seed: int = 2, machines_per_shoot: 
                                                  created="2026-01-01T00:00:00Z"))
                 shoot.machines.append(Machine(name, vm=key))
             landscape.shoots.append(shoot)
-    first = landscape.shoots[0]
-    for index in range(stray_vms):
-        region.instances.append(Instance(f"vm:stray/{index}", f"{first.technical_id}-stray-{index}", ZONE,
-                                         shoot=f"core/{first.name}", created="2026-01-01T00:00:00Z"))
+    for first in [s for s in landscape.shoots if s.name.endswith("-1")]:  # each seed's first shoot
+        for index in range(stray_vms):
+            region.instances.append(Instance(f"vm:stray/{first.technical_id}/{index}",
+                                             f"{first.technical_id}-stray-{index}", ZONE,
+                                             shoot=f"core/{first.name}", created="2026-01-01T00:00:00Z"))
     landscape.validate()
     return landscape
 
