@@ -17,6 +17,7 @@ from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
 from graphinv.ports import free_port
+from tests.support.graph import wipe
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -52,12 +53,6 @@ def session_graph(neo4j_connection: Neo4jConnection) -> Iterator[Graph]:
     graph.verify()
     yield graph
     graph.close()
-
-
-def wipe(graph: Graph) -> None:
-    # Batched so a large test graph does not exhaust transaction memory.
-    while graph.run_write("MATCH (n) WITH n LIMIT 20000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
-        pass
 
 
 @pytest.fixture

@@ -11,17 +11,11 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from collectors.records import InstanceRecord, MachineRecord, ShootRecord
-from collectors.scope import Scope
 from graphinv.alerts.catalog import load_alerts, shipped_alerts
 from graphinv.alerts.definition import AlertDefinition, AlertError, Threshold, parse_alert
 from graphinv.alerts.delivery import deliver
@@ -35,65 +29,8 @@ from graphinv.ingest import Ingest, install_schema
 from graphinv.metrics import Metrics
 from graphinv.scheduler.backoff import Backoff
 from graphinv.scheduler.logs import configure_logging
-
-OLD = datetime.now(UTC) - timedelta(days=30)
-SECRET_PATH = "/services/T0GRAPHINV/B0SECRET/hookTokenAbc123XYZ"
-
-
-# -- a real webhook receiver ---------------------------------------------------------------------
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records JSON POSTs; answers `failures` errors first."""
-
-    def __init__(self, failures: int = 0, failure_status: int = 503) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.requests = 0
-        self.failures = failures
-        self.failure_status = failure_status
-        self._changed = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                with receiver._changed:
-                    receiver.requests += 1
-                    failing = receiver.failures > 0
-                    if failing:
-                        receiver.failures -= 1
-                    else:
-                        receiver.bodies.append(json.loads(body))
-                    receiver._changed.notify_all()
-                status = receiver.failure_status if failing else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                if failing and status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        # Like a Slack hook: the credential is in the path. It must never reach a log line.
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{SECRET_PATH}"
-
-    def wait_for(self, bodies: int, timeout: float = 60) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: len(self.bodies) >= bodies, timeout)
-
-    def keys(self) -> list[list[str]]:
-        """The finding keys of each delivered message, in order."""
-        with self._changed:
-            return [[f["key"] for f in body.get("findings", [])] for body in self.bodies]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from tests.support.one_shoot import AWS_SCOPE, GARDEN_SCOPES, gardener_records, vm
+from tests.support.webhooks import SECRET_PATH, Receiver, webhook
 
 
 @pytest.fixture
@@ -112,24 +49,6 @@ def receiver() -> Iterator[Receiver]:
 
 
 # -- a small landscape ---------------------------------------------------------------------------
-def gardener_records() -> tuple[list[ShootRecord], list[MachineRecord]]:
-    shoots = [ShootRecord(uid="garden-dev/web", name="web", namespace="garden-dev", technical_id="shoot--dev--web",
-                          seed_name="seed-1")]
-    machines = [MachineRecord(uid="seed-1/shoot--dev--web/m1", name="m1", namespace="shoot--dev--web",
-                              seed_name="seed-1", shoot_ref="shoot--dev--web", instance_ref="i-live")]
-    return shoots, machines
-
-
-def vm(uid: str, name: str) -> InstanceRecord:
-    return InstanceRecord(uid=uid, name=name, provider="aws", account_id="111", region="eu-west-1",
-                          cluster="shoot--dev--web", shoot_ref="shoot--dev--web", status="running", state="running",
-                          role="node", instance_type="m5.large", created=OLD)
-
-
-GARDEN_SCOPES = (Scope("gardener", "garden", "global", "Shoot"), Scope("gardener", "seed-1", "global", "Machine"))
-AWS_SCOPE = Scope("aws", "111", "eu-west-1", "Instance")
-
-
 def write_landscape(graph: Graph, leaked: Sequence[str], fail_aws: bool = False) -> None:
     """Gardener with one machine on i-live, and AWS VMs: i-live plus the leaked ones (no machine)."""
     ingest = Ingest(graph)
@@ -152,10 +71,6 @@ def write_landscape(graph: Graph, leaked: Sequence[str], fail_aws: bool = False)
 def settings(*sinks: SinkSettings, attempts: int = 3, notify_resolved: bool = False) -> AlertSettings:
     return AlertSettings(sinks=sinks, retry=Backoff(attempts=attempts, base=0.01, maximum=0.05),
                          notify_resolved=notify_resolved)
-
-
-def webhook(url: str, name: str = "ops") -> SinkSettings:
-    return SinkSettings(type="webhook", name=name, url=url, timeout=10)
 
 
 ORPHAN_ALERT = "orphan_instances_aws"

@@ -33,7 +33,7 @@ from graphinv.ports import free_port
 from graphinv.queries import load_query
 from graphinv.sim.generate import generate
 from graphinv.sim.runtime import SimulatedLandscape
-from tests.chromium_cdp import Chromium, find_chromium
+from tests.support.chromium_cdp import Chromium, find_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 GRASS = ROOT / "deploy" / "neo4j" / "graphinv.grass"

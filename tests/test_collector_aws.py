@@ -23,24 +23,12 @@ from collectors.aws.collect import interface_instances
 from collectors.aws.session import Ec2Clients, base_session
 from collectors.aws.settings import AwsSettings
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
-from collectors.scope import ScopeTask
 from graphinv.sim.aws import AwsSim
 from graphinv.sim.aws_world import AwsWorld
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import technical_id
-from tests.test_sim_aws import BASE, OTHER, fault_landscape, feature_landscape, start_sim, wide_landscape
-
-
-def run_all(tasks: list[ScopeTask]) -> tuple[dict[str, list[Record]], dict[str, Exception]]:
-    """Fetch every scope as the runner would: a scope either completes or raises."""
-    done: dict[str, list[Record]] = {}
-    failed: dict[str, Exception] = {}
-    for task in tasks:
-        try:
-            done[task.scope.key] = list(task.fetch())
-        except Exception as exc:
-            failed[task.scope.key] = exc
-    return done, failed
+from tests.support.aws_landscapes import BASE, OTHER, fault_landscape, feature_landscape, start_sim, wide_landscape
+from tests.support.scopes import fetch_each as run_all
 
 
 def records_of(done: dict[str, list[Record]]) -> list[Record]:

@@ -27,7 +27,7 @@ from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, I
 from graphinv.sim.azure import AzureSim
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.tls import self_signed_cert
-from tests.test_sim_azure import (
+from tests.support.azure_landscapes import (
     BLUE,
     SUB_FORBIDDEN,
     SUB_MAIN,

@@ -18,12 +18,12 @@ from collectors.gardener.kube import garden_client
 from collectors.gardener.seed_access import SeedAccess
 from collectors.gardener.settings import GardenerSettings
 from collectors.provider_ids import instance_uid, parse_provider_id
-from collectors.records import BastionRecord, MachineRecord, ProjectRecord, Record, SeedRecord, ShootRecord
-from collectors.scope import ScopeTask
+from collectors.records import BastionRecord, MachineRecord, ProjectRecord, SeedRecord, ShootRecord
 from graphinv.sim.gardener_api import GardenerAPIOptions, GardenerSim, synthetic_provider_ids
 from graphinv.sim.generate import generate
 from graphinv.sim.landscape import Landscape
 from graphinv.sim.runtime import SimulatedLandscape
+from tests.support.scopes import fetch_each as run
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +42,6 @@ def sim(landscape: Landscape, tmp_path: Path) -> Iterator[GardenerSim]:
     simulator = start(landscape, tmp_path)
     yield simulator
     simulator.stop()
-
-
-def run(tasks: list[ScopeTask]) -> tuple[dict[str, list[Record]], dict[str, Exception]]:
-    done: dict[str, list[Record]] = {}
-    failed: dict[str, Exception] = {}
-    for task in tasks:
-        try:
-            done[task.scope.key] = list(task.fetch())
-        except Exception as exc:
-            failed[task.scope.key] = exc
-    return done, failed
 
 
 def section(sim: GardenerSim, **extra: Any) -> dict[str, Any]:

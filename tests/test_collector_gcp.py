@@ -32,7 +32,8 @@ from collectors.scope import ScopeTask
 from graphinv.sim.gcp import GcpSim
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import Landscape, parse_landscape
-from tests.test_sim_gcp import DENIED, OTHER, PROJECT, THROTTLED, landscape_data
+from tests.support.gcp_landscapes import DENIED, OTHER, PROJECT, THROTTLED, landscape_data
+from tests.support.scopes import running
 
 NODE_A = "shoot--dev--app-worker-z1-aaaaa-bbbbb"
 NODE_B = "shoot--dev--app-worker-z2-ccccc-ddddd"
@@ -50,10 +51,8 @@ def landscape() -> Landscape:
 
 @pytest.fixture
 def sim(landscape: Landscape, tmp_path: Path) -> Iterator[GcpSim]:
-    server = GcpSim(landscape, tmp_path)
-    server.start()
-    yield server
-    server.stop()
+    with running(GcpSim(landscape, tmp_path)) as server:
+        yield server
 
 
 def fetch_all(tasks: list[ScopeTask], project: str) -> dict[str, list[Record]]:

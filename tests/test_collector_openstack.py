@@ -30,32 +30,19 @@ from collectors.openstack import (
 )
 from collectors.openstack.ips import port_devices
 from collectors.openstack.settings import OpenStackCloud
-from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
+from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, RegionRecord
 from collectors.scope import ScopeTask
 from graphinv.sim import openstack as simos
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.openstack import OpenStackSim
-from tests.test_sim_openstack import BASTION, WORKERS, openstack_landscape
+from tests.support.openstack_landscapes import BASTION, WORKERS, openstack_landscape, openstack_sim
+from tests.support.scopes import fetch_each as run
 
 
 @pytest.fixture
 def sim(tmp_path: Path) -> Iterator[OpenStackSim]:
-    server = OpenStackSim(openstack_landscape(), tmp_path, page_size=2)
-    server.start()
-    yield server
-    server.stop()
-
-
-def run(tasks: list[ScopeTask]) -> tuple[dict[str, list[Record]], dict[str, Exception]]:
-    """Fetch every scope like the runner does: a failing scope raises, the others complete."""
-    done: dict[str, list[Record]] = {}
-    failed: dict[str, Exception] = {}
-    for task in tasks:
-        try:
-            done[task.scope.key] = list(task.fetch())
-        except Exception as exc:
-            failed[task.scope.key] = exc
-    return done, failed
+    with openstack_sim(tmp_path) as server:
+        yield server
 
 
 def key_ids(sim: OpenStackSim) -> dict[str, str]:

@@ -13,7 +13,7 @@ import urllib.request
 
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
-from tests.conftest import free_port
+from graphinv.ports import free_port
 
 
 def test_demo_reports_orphans_then_serves_graphql_until_sigterm(graph: Graph,

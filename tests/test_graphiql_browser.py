@@ -21,8 +21,8 @@ from graphinv.api import create_app
 from graphinv.api.settings import ApiSettings
 from graphinv.api.threaded import serving
 from graphinv.db import Graph
-from tests.conftest import wipe
-from tests.test_api import PROJECTS, SHOOTS, Landscape, build_landscape
+from tests.support.api_landscape import PROJECTS, SHOOTS, Landscape, build_landscape
+from tests.support.graph import wipe
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

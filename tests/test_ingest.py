@@ -20,7 +20,7 @@ from graph_schema.registry import NODE_CLASSES, links_into, links_of
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
-from tests.tcp_proxy import CuttingProxy
+from tests.support.tcp_proxy import CuttingProxy
 
 INSTANCES = Scope("aws", "111", "eu-west-1", "Instance")
 DISKS = Scope("aws", "111", "eu-west-1", "Disk")

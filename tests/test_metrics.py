@@ -25,8 +25,9 @@ from graphinv.scheduler.collect_job import JobOutcome
 from graphinv.scheduler.logs import configure_logging, log_context, register_secret
 from graphinv.scheduler.service import SchedulerService
 from graphinv.scheduler.settings import MetricsEndpoint
-from tests.test_alerts import AWS_SCOPE, GARDEN_SCOPES, Receiver, gardener_records, vm, webhook
-from tests.test_scheduler import WAIT, Outcomes, fast, job
+from tests.support.one_shoot import AWS_SCOPE, GARDEN_SCOPES, gardener_records, vm
+from tests.support.scheduling import WAIT, Outcomes, fast, job
+from tests.support.webhooks import Receiver, webhook
 
 DISK_SCOPE = Scope("aws", "111", "eu-west-1", "Disk")
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -16,7 +16,7 @@ from graphinv.config import Neo4jConnection
 from graphinv.db import Graph, GraphUnavailable
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jError, LocalNeo4jSettings
 from graphinv.neo4j_server.manager import NEO4J_VERSION, _pid_alive
-from tests.conftest import free_port
+from graphinv.ports import free_port
 
 
 def test_write_and_read_back_through_bolt(graph: Graph) -> None:

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,54 +32,20 @@ from graphinv.alerts.settings import AlertSettings
 from graphinv.alerts.sinks import WebhookSink
 from graphinv.config import ConfigError, Neo4jConnection, settings_from_mapping
 from graphinv.db import Graph
-from graphinv.scheduler.backoff import Backoff
 from graphinv.scheduler.collect_job import JobOutcome
 from graphinv.scheduler.ordering import CollectionBarrier
-from graphinv.scheduler.service import Outcome, SchedulerService
+from graphinv.scheduler.service import SchedulerService
 from graphinv.scheduler.settings import (
-    CollectJobSpec,
-    MetricsEndpoint,
     Schedule,
-    SchedulerSettings,
 )
-from tests.test_alerts import AWS_SCOPE, GARDEN_SCOPES, Receiver, gardener_records, vm, webhook
+from tests.support.one_shoot import AWS_SCOPE, GARDEN_SCOPES, gardener_records, vm
+from tests.support.scheduling import WAIT, Outcomes, fast, job
+from tests.support.webhooks import Receiver, webhook
 
 AZURE = {"subscriptions": ["00000000-0000-0000-0000-000000000000"]}
-WAIT = 120.0  # generous: the machine is shared; nothing asserts speed
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def job(source: str, interval: float, kinds: frozenset[str] | None = None) -> CollectJobSpec:
-    return CollectJobSpec(id=f"collect:{source}", source=source, schedule=Schedule(interval=interval), kinds=kinds)
-
-
-def fast(*jobs: CollectJobSpec, attempts: int = 1, backoff: float = 0.01) -> SchedulerSettings:
-    return SchedulerSettings(retry=Backoff(attempts=attempts, base=backoff, maximum=5.0), misfire_grace=60,
-                             metrics=MetricsEndpoint(enabled=False), shutdown_timeout=WAIT, jobs=jobs)
-
-
-class Outcomes:
-    """Collects job outcomes as the scheduler reports them; tests wait on conditions over them."""
-
-    def __init__(self, service: SchedulerService) -> None:
-        self.items: list[tuple[str, Outcome]] = []
-        self._changed = threading.Condition()
-        service.listeners.append(self._add)
-
-    def _add(self, job_id: str, outcome: Outcome) -> None:
-        with self._changed:
-            self.items.append((job_id, outcome))
-            self._changed.notify_all()
-
-    def of(self, job_id: str) -> list[Any]:
-        with self._changed:
-            return [o for j, o in self.items if j == job_id]
-
-    def wait(self, condition: Callable[[], bool], timeout: float = WAIT) -> bool:
-        with self._changed:
-            return self._changed.wait_for(condition, timeout)
-
-
 @pytest.fixture
 def running() -> Iterator[list[SchedulerService]]:
     """Services a test started; shut down even when the test fails."""

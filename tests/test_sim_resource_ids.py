@@ -15,6 +15,7 @@ from collectors.records import DiskRecord, InstanceRecord, IPRecord
 from collectors.scope import ScopeTask
 from graphinv.sim.generate import generate
 from graphinv.sim.landscape import Disk, Instance, Landscape, PublicIP
+from tests.support.scopes import running
 
 Planner = Callable[[Mapping[str, Any]], list[ScopeTask]]
 
@@ -48,6 +49,12 @@ def collected_uids(tasks: list[ScopeTask]) -> set[tuple[str, str]]:
             if isinstance(record, InstanceRecord | DiskRecord | IPRecord):
                 found.add((record.label, record.uid))
     return found
+
+
+def announced_and_collected(sim: Any, plan: Planner) -> tuple[dict[str, tuple[str, str]], set[tuple[str, str]]]:
+    """What the simulator announces, and what its provider's collector reads back from it."""
+    with running(sim):
+        return sim.resource_ids(), collected_uids(plan(sim.source_config()))
 
 
 def assert_map_matches(announced: dict[str, tuple[str, str]], collected: set[tuple[str, str]],
@@ -98,13 +105,7 @@ def test_gcp_resource_ids(landscape: Landscape, tmp_path: Path) -> None:
     from collectors.gcp import plan
     from graphinv.sim.gcp import EPHEMERAL_IP_SUFFIX, GcpSim
 
-    sim = GcpSim(landscape, tmp_path)
-    sim.start()
-    try:
-        announced = sim.resource_ids()
-        collected = collected_uids(plan(sim.source_config()))
-    finally:
-        sim.stop()
+    announced, collected = announced_and_collected(GcpSim(landscape, tmp_path), plan)
     assert_map_matches(announced, collected, landscape, "gcp")
     assert announced["x-gcp-running/boot"][0] == "Disk"
     assert f"x-gcp-running{EPHEMERAL_IP_SUFFIX}" not in announced  # it uses the reserved address
@@ -117,13 +118,7 @@ def test_azure_resource_ids(landscape: Landscape, tmp_path: Path) -> None:
     from collectors.azure import plan
     from graphinv.sim.azure import AzureSim
 
-    sim = AzureSim(landscape, tmp_path)
-    sim.start()
-    try:
-        announced = sim.resource_ids()
-        collected = collected_uids(plan(sim.source_config()))
-    finally:
-        sim.stop()
+    announced, collected = announced_and_collected(AzureSim(landscape, tmp_path), plan)
     assert_map_matches(announced, collected, landscape, "azure")
     for state in ("running", "stopped", "terminated"):
         assert announced[f"x-azure-{state}/os-disk"][0] == "Disk"
@@ -136,13 +131,7 @@ def test_openstack_resource_ids(landscape: Landscape, tmp_path: Path) -> None:
     from collectors.openstack import plan
     from graphinv.sim.openstack import OpenStackSim
 
-    sim = OpenStackSim(landscape, tmp_path)
-    sim.start()
-    try:
-        announced = sim.resource_ids()
-        collected = collected_uids(plan(sim.source_config()))
-    finally:
-        sim.stop()
+    announced, collected = announced_and_collected(OpenStackSim(landscape, tmp_path), plan)
     assert_map_matches(announced, collected, landscape, "openstack")
     assert announced["x-openstack-running/boot"][0] == "Disk"
     assert announced["x-openstack-running/public-ip"][0] == "IP"
