@@ -10,6 +10,7 @@ only on one gauge, the last complete read per scope, which is what a staleness a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from collectors.scope import Scope
 # account paged through a throttled API).
 SCOPE_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 3600)
 JOB_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1200, 3600, 7200)
+WATCH_LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -72,6 +74,23 @@ class Metrics:
                                      ["sink", "status"], registry=r)
         self.notification_retries = Counter("graphinv_alert_notification_retries",
                                             "Delivery attempts repeated after a sink error.", ["sink"], registry=r)
+        # -- watches (graphinv/watch): one label value per watched resource (garden kinds, seeds) ----
+        self.watch_connected = Gauge("graphinv_watch_connected", "1 while the watch streams from the API server.",
+                                     ["watch"], registry=r)
+        self.watch_events = Counter("graphinv_watch_events_applied", "Watch events applied to the graph.",
+                                    ["watch", "type"], registry=r)
+        self.watch_restarts = Counter("graphinv_watch_restarts",
+                                      "Reconnects and re-lists of a watch (410, broken stream, 401, errors).",
+                                      ["watch"], registry=r)
+        self.watch_last_event_age = Gauge("graphinv_watch_last_event_age_seconds",
+                                          "Seconds since the watch last applied an event (-1: none yet).",
+                                          ["watch"], registry=r)
+        self.watch_lag = Gauge("graphinv_watch_lag_seconds",
+                               "Receive-to-commit seconds of the newest applied event of the watch.", ["watch"],
+                               registry=r)
+        self.watch_lag_all = Histogram("graphinv_watch_event_lag_seconds",
+                                       "Receive-to-commit seconds of every applied watch event.",
+                                       buckets=WATCH_LAG_BUCKETS, registry=r)
 
     # -- recording helpers (so callers do not repeat label plumbing) ---------------------------
     def record_scope(self, scope: Scope, status: str, seconds: float | None, written: Mapping[str, int],
@@ -98,6 +117,32 @@ class Metrics:
                 counts[key] += 1
         for (k, verdict), n in counts.items():
             self.orphans.labels(provider, k, verdict).set(n)
+
+    # -- watches: called by graphinv.watch.stream.ResourceWatch --------------------------------
+    def watch_started(self, watch: Any) -> None:
+        self.watch_connected.labels(watch.name).set(0)
+        self.watch_restarts.labels(watch.name)
+
+        def age() -> float:
+            last = watch.status.last_event_at
+            return -1.0 if last is None else max(0.0, time.time() - last)
+
+        self.watch_last_event_age.labels(watch.name).set_function(age)
+
+    def watch_connected_changed(self, watch: Any) -> None:
+        self.watch_connected.labels(watch.name).set(1 if watch.status.connected else 0)
+
+    def watch_restarted(self, watch: Any) -> None:
+        self.watch_restarts.labels(watch.name).inc()
+
+    def watch_applied(self, watch: Any, changes: Iterable[Any], committed: float) -> None:
+        lag = None
+        for change in changes:
+            self.watch_events.labels(watch.name, change.type).inc()
+            lag = committed - change.received
+            self.watch_lag_all.observe(lag)
+        if lag is not None:
+            self.watch_lag.labels(watch.name).set(lag)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -170,3 +170,36 @@ def test_collection_freshness_follows_a_healthy_watch(graph: Graph, sim: Simulat
     # Bookmarks on an idle stream move it forward without any change.
     wait_for(lambda: stamp("gardener:aws-1:global:Machine") > first + timedelta(milliseconds=300), 90,
              "freshness to advance on bookmarks")
+
+
+def test_targeted_cloud_reread_once_per_debounced_burst(graph: Graph, sim: SimulatedLandscape) -> None:
+    from graphinv.collect import run_tasks
+    from graphinv.sources import plan_sources
+    from graphinv.watch.aws_refresh import readers_for
+    from graphinv.watch.refresh import TargetedRefresh
+    from graphinv.watch.settings import CloudRefreshSettings
+
+    install_schema(graph)
+    run_tasks(Ingest(graph), plan_sources(sim.config(), ["aws"]))
+    refresh = TargetedRefresh(Ingest(graph), readers_for(sim.config()["sources"]),
+                              CloudRefreshSettings(debounce=timedelta(seconds=3))).start()
+    assert sim.gardener is not None
+    watches = GardenerWatches(sim.gardener.source_config(), Ingest(graph), fast_settings(batch_size=1),
+                              listeners=[refresh])
+    try:
+        watches.start()
+        wait_for(lambda: len(watches.watches) == 6 and not watches.down(), 180, "the watches")
+        churn = Churn(gardener_api(sim), sim.clouds["aws"])
+        seed, name = churn.create_machine("shoot--core--s1-1")  # ADDED (no providerID), MODIFIED (providerID)
+        vm = churn.machines[(seed, name)].vm
+        assert vm is not None
+        churn.delete_machine(seed, name)  # MODIFIED (Terminating), VM terminated, DELETED: one burst
+        wait_for(lambda: refresh.stats.reads >= 1 and refresh.pending() == 0, 120, "the re-read")
+        assert [t.instance_uid for t in refresh.done] == [vm.instance.id], refresh.stats
+        assert refresh.stats.reads == 1 and refresh.stats.failed == 0
+        rows = graph.run_read("MATCH (i:Instance {uid: $uid}) RETURN i.status AS status", {"uid": vm.instance.id})
+        assert rows == [{"status": "terminated"}]  # seen within seconds, not at the next full read
+        assert refresh.stats.scheduled == 2  # the providerID event and the deletion, folded into one read
+    finally:
+        watches.stop()
+        refresh.stop()
