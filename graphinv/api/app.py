@@ -20,6 +20,7 @@ from strawberry.schema import BaseSchema
 
 from graphinv.api.context import RequestContext
 from graphinv.api.graphiql import ASSETS_URL, assets_dir, graphiql_page
+from graphinv.api.http_guard import PROBE_POOL, HttpGuard, on_worker_loop
 from graphinv.api.loaders import Loaders
 from graphinv.api.request_graph import RequestGraph
 from graphinv.api.schema import build_schema
@@ -44,6 +45,11 @@ class GraphQLEndpoint(GraphQL[RequestContext, None]):
         db = RequestGraph(self.graph, self.settings.timeout_seconds)
         return RequestContext(db=db, loaders=Loaders(db, batch=self.batch_loads), settings=self.settings,
                               orphan_staleness=self.orphans.max_staleness, prices=self.orphans.price_table())
+
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        # Parsing, validation and resolving on the GraphQL worker loop: the server's loop stays free
+        # for /healthz, /readyz and the HTTP side of every other request.
+        return await on_worker_loop(super().execute_operation(*args, **kwargs))
 
     async def render_graphql_ide(self, request: Any) -> Response:
         return HTMLResponse(graphiql_page(request.url.path))
@@ -100,7 +106,8 @@ def create_app(graph: Graph, settings: ApiSettings | None = None, *,
 
     async def readyz(request: Request) -> Response:
         try:
-            version = await asyncio.wait_for(asyncio.to_thread(graph.verify), READY_TIMEOUT_SECONDS)
+            check = asyncio.get_running_loop().run_in_executor(PROBE_POOL, graph.verify)  # not the shared pool
+            version = await asyncio.wait_for(check, READY_TIMEOUT_SECONDS)
         except (GraphUnavailable, TimeoutError) as exc:
             log.warning("not ready: %s", type(exc).__name__)
             return JSONResponse({"status": "unavailable", "neo4j": "not reachable"}, status_code=503)
@@ -123,4 +130,4 @@ def create_app(graph: Graph, settings: ApiSettings | None = None, *,
     token = settings.bearer_token()
     if token:
         app = BearerAuth(app, token)
-    return app
+    return HttpGuard(app, settings.timeout_seconds)  # outermost: probes, bodies, the request's time limit
