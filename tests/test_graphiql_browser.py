@@ -23,6 +23,7 @@ from graphinv.api.threaded import serving
 from graphinv.db import Graph
 from tests.support.api_landscape import PROJECTS, SHOOTS, Landscape, build_landscape
 from tests.support.graph import wipe
+from tests.support.watching import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -33,17 +34,6 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 TYPED = '{ stats { projects shoots } project(name: "alpha") { shoots { name } } }'
 
 pytestmark = pytest.mark.browser
-
-
-def _wait(predicate: Any, what: str, seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -87,12 +77,12 @@ def test_graphiql_runs_a_typed_query(chromium: Any, session_graph: Graph, landsc
     driver = chromium
     with serving(create_app(session_graph, ApiSettings())) as base:
         driver.get(f"{base}/graphql")
-        editor = _wait(lambda: driver.find_elements(By.CSS_SELECTOR, ".graphiql-query-editor .CodeMirror"),
-                       "the GraphiQL query editor")[0]
+        editor = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".graphiql-query-editor .CodeMirror"),
+                          what="the GraphiQL query editor")[0]
         # The schema is fetched by introspection before the editor knows field names.
-        _wait(lambda: driver.execute_script(
+        wait_for(lambda: driver.execute_script(
             "return document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
-            ".getOption('lint') !== undefined"), "the editor's setup")
+            ".getOption('lint') !== undefined"), what="the editor's setup")
         editor.click()
         body = driver.switch_to.active_element
         body.send_keys(Keys.CONTROL, "a")
@@ -113,12 +103,13 @@ def test_graphiql_runs_a_typed_query(chromium: Any, session_graph: Graph, landsc
                 return None  # still streaming in
             return parsed if "data" in parsed or "errors" in parsed else None
 
-        result = _wait(answer, "the query's result in the response pane")
+        result = wait_for(answer, what="the query's result in the response pane")
+        assert result is not None  # wait_for returns only what is truthy
         # Prettify spreads the one-line query over lines, so the screenshot shows it whole.
         driver.find_element(By.CSS_SELECTOR, "button[aria-label^='Prettify']").click()
-        _wait(lambda: "\n" in driver.execute_script(
+        wait_for(lambda: "\n" in driver.execute_script(
             "return document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.getValue()"),
-            "the prettified query")
+            what="the prettified query")
         time.sleep(0.3)  # let the panes paint before the screenshot
         driver.save_screenshot(str(tmp_path / "graphiql.png"))
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
