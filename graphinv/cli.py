@@ -20,6 +20,7 @@ from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands import scheduler as scheduler_cmd
 from graphinv.commands import serve as serve_cmd
 from graphinv.commands import sim as sim_cmd
+from graphinv.commands import watch as watch_cmd
 from graphinv.commands.common import State, out
 from graphinv.commands.errors import ErrorReportingGroup
 
@@ -66,6 +67,7 @@ app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
 app.command()(inventory_cmd.export)
+app.command()(watch_cmd.watch)
 
 def main() -> None:
     try:

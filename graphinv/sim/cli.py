@@ -53,10 +53,16 @@ def serve_command(
     aws_engine: Annotated[str, typer.Option("--aws-engine", help="native | moto")] = "native",
     workdir: Annotated[Path | None, typer.Option("--workdir", help="Kubeconfigs, certificates, state "
                                                                    "(default: a temporary directory).")] = None,
+    churn: Annotated[float, typer.Option("--churn", help="Keep about RATE API events per second going: machines, "
+                                                         "shoots, hibernation, token expiry (0 = a still landscape).")]
+    = 0.0,
 ) -> None:
     """Serve a landscape until Ctrl-C or SIGTERM."""
     if aws_engine not in ("native", "moto"):
         err.print("[bold red]error:[/] --aws-engine must be native or moto")
+        raise typer.Exit(2)
+    if churn < 0:
+        err.print("[bold red]error:[/] --churn must be 0 or more events per second")
         raise typer.Exit(2)
     try:
         landscape = load_landscape(landscape_file)
@@ -77,9 +83,19 @@ def serve_command(
             for name, url in sim.endpoints().items():
                 out.print(f"{name:10} {url}")
             out.print(f"config     {config_path}")
+            mover = None
+            if churn > 0:
+                from graphinv.sim.churn import Churn
+
+                assert sim.gardener is not None
+                mover = Churn(sim.gardener.api, sim.clouds.get("aws"), seed=landscape.seed)
+                mover.start(churn)
+                out.print(f"churn      about {churn:g} events/s")
             out.print("serving; Ctrl-C to stop")
             while not stop.wait(0.5):
                 pass
+            if mover is not None:
+                mover.stop()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

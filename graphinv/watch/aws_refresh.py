@@ -90,7 +90,8 @@ class AwsVmReader:
 
 
 def readers_for(sources: Mapping[str, Any]) -> list[Any]:
-    """The VM readers for the configured clouds that have one (AWS so far)."""
+    """The VM readers for the configured clouds that have one (AWS so far; GCP, Azure and OpenStack
+    VMs wait for their scheduled reads)."""
     out: list[Any] = []
     if sources.get("aws"):
         out.append(AwsVmReader(sources["aws"]))
