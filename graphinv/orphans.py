@@ -12,6 +12,7 @@ import yaml
 from pydantic import PrivateAttr
 
 from graphinv.db import Graph
+from graphinv.history.lifecycle import apply_lifecycle
 from graphinv.queries import load_query
 from graphinv.settings.types import ConfigError, Duration, Section, format_duration
 
@@ -142,7 +143,8 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     if f.kind in (None, "ip"):
         rows += load_query("orphan_ips").run(graph, **params, orphan_instances=orphan_vms,
                                              unverified_instances=doubtful_vms)
-    return _finish(rows, now, prices)
+    # orphan_since, evidence and acknowledgements (graphinv/history/lifecycle.py)
+    return apply_lifecycle(graph, _finish(rows, now, prices), f, now)
 
 
 def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:

@@ -165,8 +165,8 @@ def example_params(graph: Graph) -> dict[str, Any]:
         "MATCH (p:Project)-[:HAS_SHOOT]->(:Shoot)-[:HAS_MACHINE]->(:Machine)-[:RUNS_ON]->(:Instance) "
         "WITH p LIMIT 1 "
         "MATCH (seed:Seed)-[:HOSTS]->(:Shoot) WITH p, seed LIMIT 1 "
-        "MATCH (a:CloudAccount)-[:OWNS]->(:Instance) RETURN p.name AS project, seed.name AS seed, "
-        "a.uid AS account LIMIT 1"
+        "MATCH (a:CloudAccount)-[:OWNS]->(i:Instance) RETURN p.name AS project, seed.name AS seed, "
+        "a.uid AS account, i.uid AS vm LIMIT 1"
     )
     assert row, "the landscape has no project with machines on VMs, seed with shoots or account with VMs"
     return dict(row[0])

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import signal
 import threading
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
 from graph_schema.history import CHANGE_KINDS
+from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.history.delivery import DeliveryError, SlackDigest, WebhookSink, deliver_forever
+from graphinv.history.lifecycle import SHOW_ACKED, acknowledge
 from graphinv.history.settings import HistorySettings
 from graphinv.history.store import ChangeFilter, describe, jsonable, list_changes, node_history
 from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
@@ -109,3 +112,55 @@ def deliver_changes(
             deliver_forever(graph, settings, stop)
         except KeyboardInterrupt:
             stop.set()
+
+
+# -- `graphinv orphans` as a group: the report (unchanged options, plus --acked) and `ack` -------------
+orphans_app = typer.Typer(help="Orphaned VMs, disks and IPs; `graphinv orphans ack UID` acknowledges one.")
+
+
+def _report(ctx: typer.Context, acked: bool, **options: Any) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    token = SHOW_ACKED.set(acked)
+    try:
+        orphans_cmd.orphans(**options)
+    finally:
+        SHOW_ACKED.reset(token)
+
+
+def _report_signature() -> inspect.Signature:
+    hints = get_type_hints(orphans_cmd.orphans, include_extras=True)  # the module's annotations are strings
+    params = [p.replace(annotation=hints[p.name]) for p in inspect.signature(orphans_cmd.orphans).parameters.values()]
+    extra = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter("acked", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Annotated[
+            bool, typer.Option(help="also list acknowledged findings (column `ack`)")]),
+    ]
+    return inspect.Signature([extra[0], *[p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in params], extra[1]])
+
+
+def report(ctx: typer.Context, acked: bool = False, **options: Any) -> None:
+    _report(ctx, acked, **options)
+
+
+report.__signature__ = _report_signature()  # type: ignore[attr-defined]
+report.__doc__ = orphans_cmd.orphans.__doc__
+orphans_app.callback(invoke_without_command=True)(report)
+
+
+@orphans_app.command("ack")
+def ack(
+    uid: Annotated[str, typer.Argument(help="the uid of the orphan (as `graphinv orphans -f json` shows it)")],
+    reason: Annotated[str, typer.Option(help="why it may stay (shown with --acked)")],
+    until: Annotated[str | None, typer.Option(help="expires after this long, e.g. 30d (default: never)")] = None,
+    by: Annotated[str | None, typer.Option(help="who acknowledges (default: your login name)")] = None,
+) -> None:
+    """Acknowledge a finding: not alerted and not listed (except with --acked) until it expires."""
+    try:
+        expires = datetime.now(UTC) + parse_duration(until) if until else None
+        with connected() as graph:
+            done = acknowledge(graph, uid, reason, expires, by)
+    except ValueError as exc:
+        fail(str(exc))
+    note = "" if done["known"] else " (no such VM, disk or IP in the graph now)"
+    out.print(f"acknowledged {uid} by {done['by']}" + (f" until {expires.isoformat()}" if expires else "") + note)

@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from collectors.settings import SourcesSettings
 from graphinv.alerts.settings import AlertSettings, AlertsSection
 from graphinv.api.settings import ApiSettings
+from graphinv.history.settings import HistorySettings
 from graphinv.inventory.settings import InventorySettings
 from graphinv.neo4j_server.manager import LocalNeo4jSettings
 from graphinv.orphans import OrphansSettings
@@ -43,6 +44,7 @@ class Settings(Section):
     alerts: AlertsSection = Field(default_factory=AlertsSection)
     api: ApiSettings = Field(default_factory=ApiSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     # Sections of later parts mount here, one line each.
 
     _source_path: Path | None = PrivateAttr(default=None)

@@ -1,0 +1,153 @@
+"""The lifecycle of orphan findings, on top of the orphan report (graphinv/orphans.py).
+
+Every report row gets `orphan_since` (when a report first judged the resource an orphan on complete,
+fresh data), `orphan_days`, and `evidence` from the change history: when the resource lost the
+edge that made it needed (the Machine that ran on the VM, the VM a disk or IP was attached to, the
+shoot that owned it), or, without history, when a disk was last detached. A report that may write
+(the CLI, the alerts; not the read-only API) records each judgement as an `OrphanFinding`: opened
+at the first `orphan` verdict, closed with its end time when a later report over the same resources
+no longer lists the resource (re-attached, or deleted).
+
+`graphinv orphans ack UID` stores an `OrphanAck` (who, why, until): acknowledged rows are left out of
+reports and alerts until the acknowledgement expires, and listed only when asked for (`--acked`).
+"""
+
+from __future__ import annotations
+
+import getpass
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from graphinv.db import Graph
+
+# Whether acknowledged rows stay in the report (marked `acked`); `graphinv orphans --acked` sets it.
+SHOW_ACKED: ContextVar[bool] = ContextVar("graphinv_show_acked", default=False)
+EVIDENCE_RELS = ["RUNS_ON", "HAS_DISK", "HAS_IP", "OWNS_VM", "OWNS_DISK", "OWNS_IP"]
+
+
+class ReportScope(Protocol):
+    """What the orphan report was asked for (graphinv.orphans.OrphanFilter)."""
+
+    provider: str | None
+    kind: str | None
+    account: str | None
+    project: str | None
+    older_than: timedelta | None
+
+
+ANNOTATE_QUERY = """
+UNWIND $keys AS key
+OPTIONAL MATCH (f:OrphanFinding {uid: key.kind + ':' + key.uid})
+OPTIONAL MATCH (a:OrphanAck {uid: key.uid}) WHERE a.until IS NULL OR a.until > $now
+CALL (key) {
+  OPTIONAL MATCH (c:Change {other_uid: key.uid, kind: 'unlinked'}) WHERE c.rel IN $rels AND c.at IS NOT NULL
+  RETURN c ORDER BY c.at DESC LIMIT 1
+}
+OPTIONAL MATCH (d:Disk {uid: key.uid})
+RETURN key.uid AS uid,
+  CASE WHEN f.closed_at IS NULL THEN f.orphan_since END AS orphan_since,
+  c.rel AS lost_rel, c.node_label AS lost_label, c.node_uid AS lost_uid, c.at AS lost_at,
+  d.last_detached AS last_detached,
+  a.reason AS ack_reason, a.by AS ack_by, a.until AS ack_until
+"""
+
+RECORD_QUERY = """
+UNWIND $orphans AS o
+MERGE (f:OrphanFinding {uid: o.kind + ':' + o.uid})
+ON CREATE SET f.first_seen = $now, f.kind = o.kind, f.resource_uid = o.uid
+FOREACH (_ IN CASE WHEN f.orphan_since IS NULL OR f.closed_at IS NOT NULL THEN [1] ELSE [] END |
+  SET f.orphan_since = $now, f.closed_at = null, f.close_reason = null)
+SET f.provider = o.provider, f.account = o.account, f.project = o.project, f.evidence = o.evidence,
+    f.last_seen = $now
+"""
+
+CLOSE_QUERY = """
+MATCH (f:OrphanFinding) WHERE f.closed_at IS NULL AND f.orphan_since IS NOT NULL
+  AND NOT f.resource_uid IN $listed
+  AND ($provider IS NULL OR f.provider = $provider) AND ($kind IS NULL OR f.kind = $kind)
+  AND ($account IS NULL OR f.account = $account) AND ($project IS NULL OR f.project = $project)
+SET f.closed_at = $now, f.close_reason = CASE WHEN EXISTS { (:Instance {uid: f.resource_uid}) }
+  OR EXISTS { (:Disk {uid: f.resource_uid}) } OR EXISTS { (:IP {uid: f.resource_uid}) }
+  THEN 'no longer an orphan' ELSE 'gone' END
+RETURN count(f) AS closed
+"""
+
+
+def _native(value: Any) -> Any:
+    return value.to_native() if hasattr(value, "to_native") else value
+
+
+def _evidence(row: dict[str, Any], found: dict[str, Any]) -> str | None:
+    at = _native(found.get("lost_at"))
+    if at is not None:
+        start, rel = found["lost_label"], found["lost_rel"]
+        return f"{start} {found['lost_uid']} lost its {rel} edge to it at {at.isoformat()}"
+    detached = _native(found.get("last_detached"))
+    if detached is not None:
+        return f"last detached at {detached.isoformat()}"
+    return None
+
+
+def _record(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope, now: datetime) -> None:
+    orphans = [{"kind": r["kind"], "uid": r["uid"], "provider": r.get("provider"), "account": r.get("account"),
+                "project": r.get("project"), "evidence": r.get("evidence")}
+               for r in rows if r.get("verdict") == "orphan"]
+    try:
+        if orphans:
+            graph.run_write(RECORD_QUERY, {"orphans": orphans, "now": now})
+        if scope.older_than is None:  # a report over all of the scope's resources can say who is no longer one
+            graph.run_write(CLOSE_QUERY, {"listed": [r["uid"] for r in rows], "now": now,
+                                          "provider": scope.provider, "kind": scope.kind,
+                                          "account": scope.account, "project": scope.project})
+    except RuntimeError as exc:
+        if type(exc).__name__ != "ReadOnly":  # the API's graph: it reports, it does not record
+            raise
+
+
+def apply_lifecycle(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope,
+                    now: datetime) -> list[dict[str, Any]]:
+    """Annotate the report's rows, record the judgement where the graph may be written, and leave out
+    acknowledged rows unless SHOW_ACKED."""
+    if not rows:
+        _record(graph, rows, scope, now)
+        return rows
+    keys = [{"kind": r["kind"], "uid": r["uid"]} for r in rows]
+    found = {r["uid"]: r for r in graph.run_read(ANNOTATE_QUERY, {"keys": keys, "now": now, "rels": EVIDENCE_RELS})}
+    for row in rows:
+        info = found.get(row["uid"], {})
+        row["evidence"] = _evidence(row, info)
+        since = _native(info.get("orphan_since"))
+        if since is None and row.get("verdict") == "orphan":
+            since = now  # judged an orphan now, for the first time
+        row["orphan_since"] = since.isoformat() if since else None
+        row["orphan_days"] = round((now - since).total_seconds() / 86400, 2) if since else None
+        until = _native(info.get("ack_until"))
+        row["acked"] = info.get("ack_by") is not None
+        row["ack"] = (f"{info['ack_by']}: {info['ack_reason']}" + (f" (until {until.isoformat()})" if until else "")
+                      if row["acked"] else None)
+    _record(graph, rows, scope, now)
+    if SHOW_ACKED.get():
+        return rows
+    return [r for r in rows if not r["acked"]]
+
+
+def acknowledge(graph: Graph, uid: str, reason: str, until: datetime | None, by: str | None = None,
+                now: datetime | None = None) -> dict[str, Any]:
+    """Store (or replace) the acknowledgement of a finding."""
+    if not reason.strip():
+        raise ValueError("an acknowledgement needs a reason")
+    who = by or getpass.getuser()
+    now = now or datetime.now(UTC)
+    rows = graph.run_write(
+        """
+        MERGE (a:OrphanAck {uid: $uid})
+        ON CREATE SET a.first_seen = $now
+        SET a.reason = $reason, a.by = $by, a.at = $now, a.until = $until, a.last_seen = $now
+        WITH a
+        RETURN EXISTS { (:Instance {uid: $uid}) } OR EXISTS { (:Disk {uid: $uid}) }
+          OR EXISTS { (:IP {uid: $uid}) } AS known
+        """,
+        {"uid": uid, "reason": reason.strip(), "by": who, "until": until, "now": now},
+    )
+    return {"uid": uid, "by": who, "reason": reason.strip(), "until": until, "known": bool(rows[0]["known"])}

@@ -1,0 +1,78 @@
+"""Orphan lifecycle on a simulated landscape collected twice: orphan_since and evidence from the
+change history, findings closed when resolved, acknowledgements stored in the graph, hidden from the
+report and the alerts until they expire, listed with --acked."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from graphinv.config import Neo4jConnection
+from graphinv.db import Graph
+from graphinv.history.lifecycle import SHOW_ACKED, acknowledge
+from graphinv.orphans import OrphanFilter, orphan_report
+from tests.support.cli import run_graphinv
+from tests.support.history_landscape import Planned, base_landscape, collect, planned_edit
+
+
+def findings(graph: Graph) -> dict[str, dict[str, object]]:
+    return {r["uid"]: r for r in graph.run_read(
+        "MATCH (f:OrphanFinding) RETURN f.resource_uid AS uid, f.orphan_since AS since, f.closed_at AS closed, "
+        "f.close_reason AS why")}
+
+
+def test_orphan_since_evidence_closing_and_acks(graph: Graph, neo4j_connection: Neo4jConnection,
+                                                tmp_path: Path) -> None:
+    land = base_landscape()
+    _, ids = collect(graph, land, tmp_path / "one")
+    p = Planned()
+    gone_vm, machine_vm = ids[p.gone_vm][1], ids["vm-a3"][1]
+    first = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
+    assert first[gone_vm]["verdict"] == "orphan" and first[gone_vm]["orphan_since"]
+    since = findings(graph)[gone_vm]["since"]
+    assert since is not None and findings(graph)[gone_vm]["closed"] is None
+    again = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
+    assert again[gone_vm]["orphan_since"] == first[gone_vm]["orphan_since"]  # the first judgement stays
+
+    collect(graph, planned_edit(land), tmp_path / "two")
+    rows = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
+    # The VM whose Machine was deleted: an orphan since now, with the Machine and when it left.
+    vm = rows[machine_vm]
+    assert vm["verdict"] == "orphan"
+    assert f"Machine s1/shoot--p--a/{p.deleted_machine} lost its RUNS_ON edge" in str(vm["evidence"])
+    assert vm["orphan_days"] is not None and float(vm["orphan_days"]) < 0.01
+    # The orphan VM that was deleted: its finding is closed, as gone.
+    closed = findings(graph)[gone_vm]
+    assert closed["closed"] is not None and closed["why"] == "gone"
+    assert findings(graph)[machine_vm]["closed"] is None
+
+    # Acknowledged: left out of the report (and so of the orphan alerts), listed with --acked.
+    cfg = tmp_path / "graphinv.yaml"
+    cfg.write_text(yaml.safe_dump({"neo4j": {"uri": neo4j_connection.uri}}))
+    done = run_graphinv("-c", str(cfg), "orphans", "ack", machine_vm, "--reason", "kept for forensics",
+                        "--until", "30d", "--by", "alice")
+    assert done.returncode == 0, done.stderr
+    assert graph.run_read("MATCH (a:OrphanAck {uid: $u}) RETURN a.by AS by, a.reason AS why",
+                          {"u": machine_vm}) == [{"by": "alice", "why": "kept for forensics"}]
+    done = run_graphinv("-c", str(cfg), "orphans", "--provider", "aws", "--format", "json", "--exit-zero")
+    assert done.returncode == 0, done.stderr
+    assert machine_vm not in {r["uid"] for r in json.loads(done.stdout)}
+    done = run_graphinv("-c", str(cfg), "orphans", "--provider", "aws", "--format", "json", "--acked")
+    listed = {r["uid"]: r for r in json.loads(done.stdout)}
+    assert listed[machine_vm]["ack"].startswith("alice: kept for forensics (until ")
+    assert findings(graph)[machine_vm]["closed"] is None  # hidden is not resolved
+
+    # An acknowledgement that has expired hides nothing.
+    acknowledge(graph, machine_vm, "short", datetime.now(UTC) - timedelta(seconds=1), by="bob")
+    assert machine_vm in {r["uid"] for r in orphan_report(graph, OrphanFilter(provider="aws"))}
+    token = SHOW_ACKED.set(True)
+    try:
+        rows = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
+        assert not rows[machine_vm]["acked"]
+    finally:
+        SHOW_ACKED.reset(token)
+    done = run_graphinv("-c", str(cfg), "orphans", "ack", machine_vm, "--reason", " ")
+    assert done.returncode == 2 and "needs a reason" in done.stderr
