@@ -22,3 +22,4 @@ class Collection(GraphNode):
     written = IntegerProperty()
     swept = IntegerProperty()
     error = StringProperty()
+    owner = StringProperty()  # host:pid of the process reading it; lets a later run fail a dead one's scope

@@ -4,19 +4,31 @@ The Neo4j session is not thread-safe and one writer avoids lock contention on sh
 (accounts, regions), so readers hand chunks of records to the writer through a bounded queue;
 the bound keeps memory flat however large an account is (a slow writer slows the readers).
 A read that raises fails its own scope only; the others go on.
+
+When the writer itself breaks (Neo4j gone, or a failure that cannot even be recorded), nothing
+more is sent to the graph in this run: readers see the abort at their next record and leave
+without waiting on the queue, every unfinished scope is reported failed in the summary, nothing
+is swept, and the failures the graph could not take are recorded at the next run that reaches it
+(see `recover_interrupted`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import socket
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
 
 from collectors.records import Record
 from collectors.scope import Scope, ScopeTask
+from graphinv.db import Graph
 from graphinv.ingest import Ingest, ScopeRun, ScopeRunResult
 from graphinv.redact import redact
 
@@ -24,11 +36,19 @@ log = logging.getLogger(__name__)
 
 CHUNK = 1000  # records per hand-over from a reader to the writer
 QUEUE_CHUNKS = 32  # chunks waiting at most: bounds memory to about QUEUE_CHUNKS * CHUNK records
+POLL_SECONDS = 0.2  # how often a reader waiting on a full queue, or the writer on an empty one, looks up
+
+_inflight_lock = threading.Lock()
+_inflight: set[str] = set()  # run ids of scopes this process is writing right now
+# Failures this process could not record because the graph was gone: (scope key, run id, error).
+_unrecorded: list[tuple[str, str, str]] = []
 
 
 @dataclass
 class CollectionSummary:
     results: list[ScopeRunResult] = field(default_factory=list)
+    # Why the run stopped writing altogether (the graph failed under it); None when it did not.
+    aborted: str | None = None
 
     @property
     def failed(self) -> list[ScopeRunResult]:
@@ -51,60 +71,103 @@ class _Message:
     error: BaseException | None = None
 
 
+class _WriterBroken(Exception):
+    """The graph cannot take writes any more; the run stops writing."""
+
+
 Progress = Callable[[Scope, str, int], None]
 
 
 def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
               progress: Progress | None = None, stop: threading.Event | None = None) -> CollectionSummary:
-    """Read every task's scope and write it; returns one result per scope.
+    """Read every task's scope and write it; returns one result per task, always, and never hangs.
 
-    `stop` (e.g. set on SIGTERM) makes readers give up at the next chunk: their scopes are marked
+    `stop` (e.g. set on SIGTERM) makes readers give up at the next record: their scopes are marked
     failed, which sweeps nothing, so no scope is ever left half-swept or wrongly emptied.
     """
     stop = stop or threading.Event()
+    abort = threading.Event()  # the writer is gone: readers leave without sending anything more
     inbox: queue.Queue[_Message] = queue.Queue(maxsize=QUEUE_CHUNKS)
     summary = CollectionSummary()
 
+    def send(msg: _Message) -> bool:
+        while not abort.is_set():
+            try:
+                inbox.put(msg, timeout=POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def read(task: ScopeTask) -> None:
-        inbox.put(_Message(task, "start"))
+        if not send(_Message(task, "start")):
+            return
         try:
             chunk: list[Record] = []
             for record in task.fetch():
+                if abort.is_set():
+                    return
+                if stop.is_set():
+                    raise InterruptedError("collection stopped before the scope was read completely")
                 chunk.append(record)
                 if len(chunk) >= CHUNK:
-                    inbox.put(_Message(task, "records", chunk))
+                    if not send(_Message(task, "records", chunk)):
+                        return
                     chunk = []
-                    if stop.is_set():
-                        raise InterruptedError("collection stopped before the scope was read completely")
             if stop.is_set():
                 raise InterruptedError("collection stopped before the scope was read completely")
-            if chunk:
-                inbox.put(_Message(task, "records", chunk))
-            inbox.put(_Message(task, "done"))
+            if chunk and not send(_Message(task, "records", chunk)):
+                return
+            send(_Message(task, "done"))
         except BaseException as exc:  # any failure of a read fails its scope, never the run
-            inbox.put(_Message(task, "failed", error=exc))
+            send(_Message(task, "failed", error=exc))
 
+    _record_unrecorded(ingest)
     runs: dict[int, ScopeRun] = {}
     counts: dict[int, int] = {}
-    closed: set[int] = set()  # scopes already failed by the writer; their later messages are drained
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="collect") as pool:
-        for task in tasks:
-            pool.submit(read, task)
+    results: dict[int, ScopeRunResult] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="collect")
+    try:
+        futures = [pool.submit(read, task) for task in tasks]
         readers_left = len(tasks)
-        # Drain until every reader has sent its last message, so no reader blocks on a full queue.
+        # Drain until every reader has sent its last message, so no reader waits on a full queue.
         while readers_left:
-            msg = inbox.get()
-            key = id(msg.task)
-            terminal = msg.kind in ("done", "failed")
-            readers_left -= terminal
-            if key in closed:
+            try:
+                msg = inbox.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if all(f.done() for f in futures) and inbox.empty():
+                    break  # every reader has ended (one may have died without a last word)
                 continue
-            result = _handle(ingest, msg, runs, counts, progress, stop)
+            key = id(msg.task)
+            readers_left -= msg.kind in ("done", "failed")
+            if key in results:
+                continue
+            try:
+                result = _handle(ingest, msg, runs, counts, progress, stop)
+            except _WriterBroken as exc:
+                summary.aborted = str(exc)
+                break
+            except Exception as exc:  # the graph failed where no scope could absorb it
+                summary.aborted = redact(f"Neo4j failed during the collection: {type(exc).__name__}: {exc}")
+                log.error("%s; the collection stops", summary.aborted)
+                break
             if result is not None:
-                summary.results.append(result)
-                closed.add(key)
+                results[key] = result
+                _finished(runs.get(key))
                 if progress:
                     progress(msg.task.scope, result.status, counts[key])
+    finally:
+        abort.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+    for task in tasks:
+        key = id(task)
+        result = results.get(key)
+        if result is None:
+            result = _unfinished(task, runs.get(key), summary.aborted)
+            if progress:
+                progress(task.scope, result.status, counts.get(key, 0))
+        summary.results.append(result)
     return summary
 
 
@@ -115,7 +178,10 @@ def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: di
     if msg.kind == "start":
         if msg.task.context:
             ingest.write_context(msg.task.scope, msg.task.context)
-        runs[key] = ingest.scope(msg.task.scope)
+        run = ingest.scope(msg.task.scope)
+        runs[key] = run
+        with _inflight_lock:
+            _inflight.add(run.run_id)
         counts[key] = 0
         return None
     run = runs[key]
@@ -130,7 +196,106 @@ def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: di
         assert msg.error is not None
         log.warning("scope %s failed: %s", msg.task.scope, redact(str(msg.error)))
         return run.fail(msg.error)
-    except Exception as exc:  # writing failed (e.g. Neo4j gone): this scope fails, others go on
-        log.error("scope %s could not be written: %s", msg.task.scope, redact(str(exc)))
-        stop.set()  # the writer is in trouble; readers stop at their next chunk
-        return run.fail(exc)
+    except Exception as exc:  # writing failed (e.g. Neo4j gone)
+        reason = redact(f"{type(exc).__name__}: {exc}")
+        log.error("scope %s could not be written: %s", msg.task.scope, reason)
+        stop.set()  # the writer is in trouble; readers stop at their next record
+        if _unreachable(exc):
+            raise _WriterBroken(f"Neo4j failed during the collection: {reason}") from exc
+        try:
+            return run.fail(exc)  # the graph answers: record this scope's failure, sweep nothing
+        except Exception as again:
+            raise _WriterBroken(f"Neo4j failed during the collection: {reason}") from again
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """The driver lost the server (after its own retries): further writes would only wait."""
+    return isinstance(exc, ServiceUnavailable | SessionExpired) or (
+        isinstance(exc, DriverError) and not hasattr(exc, "code"))
+
+
+def _finished(run: ScopeRun | None) -> None:
+    if run is not None:
+        with _inflight_lock:
+            _inflight.discard(run.run_id)
+
+
+def _unfinished(task: ScopeTask, run: ScopeRun | None, aborted: str | None) -> ScopeRunResult:
+    """The failed result of a scope the run could not finish; its Collection is fixed up later."""
+    error = f"not finished: {aborted}" if aborted else "not finished: the reader ended without a result"
+    if run is None:
+        return ScopeRunResult(scope=task.scope, status="failed", error=error)
+    _finished(run)
+    with _inflight_lock:
+        _unrecorded.append((task.scope.key, run.run_id, error))
+    result = run.result
+    result.status = "failed"
+    result.error = error
+    return result
+
+
+def _record_unrecorded(ingest: Ingest) -> None:
+    """Mark failed the Collections left `running` by runs that can no longer finish them.
+
+    Those are this process's own failures that the graph could not take, and scopes whose
+    process on this host is gone (killed, crashed). A scope another live process is reading, or one
+    from another host, is left alone. Best effort: a graph that is still down fails the run later.
+    """
+    with _inflight_lock:
+        pending = list(_unrecorded)
+        live = sorted(_inflight)
+    try:
+        recover_interrupted(ingest.graph, pending, live)
+    except Exception as exc:
+        log.warning("could not record earlier unfinished scopes as failed: %s", redact(str(exc)))
+        return
+    with _inflight_lock:
+        for item in pending:
+            if item in _unrecorded:
+                _unrecorded.remove(item)
+
+
+def recover_interrupted(graph: Graph, pending: Sequence[tuple[str, str, str]] = (),
+                        live_run_ids: Sequence[str] = ()) -> int:
+    """Set failed every `running` Collection no live run will finish; returns how many."""
+    now = datetime.now(UTC)
+    fixed = 0
+    for key, run_id, error in pending:
+        rows = graph.run_write(
+            """
+            MATCH (c:Collection {uid: $key}) WHERE c.run_id = $run_id AND c.status = 'running'
+            SET c.status = 'failed', c.finished = $now, c.error = $error
+            RETURN count(c) AS n
+            """, {"key": key, "run_id": run_id, "now": now, "error": error})
+        fixed += rows[0]["n"]
+    host = socket.gethostname()
+    candidates = graph.run_read(
+        "MATCH (c:Collection) WHERE c.status = 'running' AND c.owner STARTS WITH $prefix "
+        "RETURN c.uid AS key, c.run_id AS run_id, c.owner AS owner", {"prefix": f"{host}:"})
+    for row in candidates:
+        if row["run_id"] in live_run_ids:
+            continue
+        pid = int(str(row["owner"]).rsplit(":", 1)[1])
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        rows = graph.run_write(
+            """
+            MATCH (c:Collection {uid: $key}) WHERE c.run_id = $run_id AND c.status = 'running'
+            SET c.status = 'failed', c.finished = $now,
+                c.error = 'interrupted: the collecting process ended before the scope was finished'
+            RETURN count(c) AS n
+            """, {"key": row["key"], "run_id": row["run_id"], "now": now})
+        fixed += rows[0]["n"]
+    if fixed:
+        log.warning("%d scope(s) left running by an interrupted collection recorded as failed", fixed)
+    return fixed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -29,11 +29,11 @@ class GraphUnavailable(RuntimeError):
 class Graph:
     """A driver plus the database name; small helpers for managed read and write transactions."""
 
-    def __init__(self, conn: Neo4jConnection) -> None:
+    def __init__(self, conn: Neo4jConnection, max_retry_seconds: float = MAX_RETRY_SECONDS) -> None:
         self.conn = conn
         self.database = conn.database
         self.driver = GraphDatabase.driver(
-            conn.uri, auth=conn.auth, max_transaction_retry_time=MAX_RETRY_SECONDS,
+            conn.uri, auth=conn.auth, max_transaction_retry_time=max_retry_seconds,
             user_agent="graphinv",
         )
 

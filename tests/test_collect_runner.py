@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
+
+import pytest
 
 from collectors.records import CloudAccountRecord, InstanceRecord, RegionRecord
 from collectors.scope import Scope, ScopeTask
-from graphinv.collect import run_tasks
+from graphinv.collect import CollectionSummary, run_tasks
 from graphinv.db import Graph
-from graphinv.ingest import Ingest, install_schema
+from graphinv.ingest import Ingest, ScopeRunResult, install_schema
 
 
 def _instances(region: str, n: int, fail_after: int | None = None) -> Iterator[InstanceRecord]:
@@ -75,3 +77,68 @@ def test_stop_event_fails_unfinished_scopes_without_sweeping(graph: Graph) -> No
     summary = run_tasks(ingest, [_task("r1", 3000)], concurrency=1, stop=stop)
     assert summary.results[0].status == "failed"
     assert graph.run_read("MATCH (i:Instance) RETURN count(i) AS c") == [{"c": 5000}]
+
+
+class _BrokenGraph:
+    """A graph that is gone: every statement raises."""
+
+    def run_write(self, query: str, params: Any = None) -> Any:
+        raise ConnectionResetError("graph gone")
+
+    run_read = run_write
+
+
+class _BrokenRun:
+    def __init__(self, scope: Scope) -> None:
+        self.run_id = f"broken-{scope.key}"
+        self.result = ScopeRunResult(scope=scope, status="running")
+
+    def write(self, records: Any) -> int:
+        raise ConnectionResetError("write failed: connection reset")
+
+    def fail(self, error: Any) -> ScopeRunResult:
+        raise ConnectionResetError("cannot record the failure either")
+
+    complete = fail
+
+
+class _BrokenIngest:
+    """A writer whose writes and whose failure records both raise (Neo4j died under it)."""
+
+    graph = _BrokenGraph()
+
+    def scope(self, scope: Scope) -> _BrokenRun:
+        return _BrokenRun(scope)
+
+    def write_context(self, scope: Scope, records: Any) -> None:
+        pass
+
+
+@pytest.mark.timeout(60)
+def test_a_broken_writer_stops_the_readers_instead_of_hanging() -> None:
+    record = InstanceRecord(uid="i-1", provider="aws", account_id="111", region="r",
+                            account_ref="aws:111", region_ref="aws:r")
+    emitted: dict[str, int] = {}
+
+    def many(region: str) -> Iterator[InstanceRecord]:
+        for n in range(200_000):
+            emitted[region] = n + 1
+            yield record
+
+    def fetcher(region: str) -> Callable[[], Iterator[InstanceRecord]]:
+        return lambda: many(region)
+
+    tasks = [ScopeTask(scope=Scope("aws", "111", f"r{n}", "Instance"), fetch=fetcher(f"r{n}")) for n in range(4)]
+    done: list[CollectionSummary] = []
+    runner = threading.Thread(target=lambda: done.append(run_tasks(cast(Ingest, _BrokenIngest()), tasks,
+                                                                   concurrency=4)), daemon=True)
+    runner.start()
+    runner.join(30)
+    assert not runner.is_alive(), "run_tasks hung after its writer failed"
+    summary = done[0]
+    assert summary.aborted and "write failed" in summary.aborted
+    assert [r.status for r in summary.results] == ["failed"] * 4
+    assert all(r.error and r.error.startswith("not finished") for r in summary.results)
+    assert summary.swept == 0
+    # The readers gave up long before the end of their scopes (about a queue's worth, not 800k).
+    assert sum(emitted.values()) < 4 * 200_000 / 2, emitted

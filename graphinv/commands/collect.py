@@ -84,6 +84,9 @@ def collect(
     with connected(cfg) as graph:
         summary = collect_into(graph, cfg, sources or [], concurrency, show_progress=not quiet)
     print_summary(summary)
+    if summary.aborted:
+        fail(f"{summary.aborted}. {len(summary.failed)} scope(s) were not finished and nothing of them was "
+             "swept; check that Neo4j is up and collect again (their Collection records are set failed then).")
     if summary.failed:
         raise typer.Exit(EXIT_SCOPES_FAILED)
 

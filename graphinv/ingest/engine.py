@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 # throughput is flat from 2k to 10k rows and transaction memory stays far below the 1 GiB cap.
 DEFAULT_BATCH_SIZE = 5000
 SWEEP_CHUNK = 10_000
+# Who reads a scope, on its Collection node: a later run marks failed a `running` scope whose
+# process on this host is gone (graphinv.collect.recover_interrupted).
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _now() -> datetime:
@@ -189,9 +194,9 @@ class ScopeRun:
             ON CREATE SET c.first_seen = $now
             SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
                 c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
-                c.run_id = $run_id, c.last_seen = $now
+                c.run_id = $run_id, c.last_seen = $now, c.owner = $owner
             """,
-            self._scope_params(),
+            {**self._scope_params(), "owner": OWNER},
         )
 
     def _record_end(self) -> None:

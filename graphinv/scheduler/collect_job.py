@@ -83,7 +83,12 @@ class CollectJob:
             while True:
                 outcome.attempts += 1
                 self.metrics.job_attempts.labels(self.id).inc()
-                failed = self._attempt(outcome, retry_keys)
+                try:
+                    failed = self._attempt(outcome, retry_keys)
+                except Exception as exc:  # never leave the job running or crashed: fail this attempt
+                    outcome.error = redact(f"{type(exc).__name__}: {exc}")
+                    log.error("job %s: attempt failed: %s", self.id, outcome.error)
+                    failed = []
                 if not failed and outcome.error is None:
                     outcome.status = "complete"
                     break
@@ -125,11 +130,14 @@ class CollectJob:
         if not tasks:
             log.warning("job %s: the source planned no scopes of kind(s) %s", self.id, self.spec.describe_kinds())
             return []
-        results = self._collect(tasks)
+        results, aborted = self._collect(tasks)
         outcome.results.update(results)
+        if aborted:
+            outcome.error = aborted
+            log.error("job %s: %s", self.id, aborted)
         return sorted(key for key, r in results.items() if r.status != "complete")
 
-    def _collect(self, tasks: list[ScopeTask]) -> dict[str, ScopeRunResult]:
+    def _collect(self, tasks: list[ScopeTask]) -> tuple[dict[str, ScopeRunResult], str | None]:
         # run_tasks sets its own event when the graph fails under it; that must stop this run only,
         # so it gets a private event that the scheduler's shutdown event is copied into.
         local_stop = threading.Event()
@@ -154,7 +162,7 @@ class CollectJob:
             seconds = ended[key] - began[key] if key in began and key in ended else None
             self.metrics.record_scope(result.scope, result.status, seconds, result.written, result.swept, now)
             results[key] = result
-        return results
+        return results, summary.aborted
 
     def _guard(self, task: ScopeTask, local_stop: threading.Event, began: dict[str, float]) -> ScopeTask:
         """The task, giving up at the next record once the scheduler stops."""
