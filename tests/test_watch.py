@@ -203,3 +203,43 @@ def test_targeted_cloud_reread_once_per_debounced_burst(graph: Graph, sim: Simul
     finally:
         watches.stop()
         refresh.stop()
+
+
+def test_scheduler_runs_watches_instead_of_gardener_reads_and_readyz_reports_watches_down(
+        graph: Graph, sim: SimulatedLandscape) -> None:
+    import dataclasses
+    import urllib.error
+    import urllib.request
+
+    from graphinv.scheduler.service import SchedulerService, default_planner
+    from graphinv.scheduler.settings import MetricsEndpoint
+    from graphinv.watch.service import WatchService
+    from tests.support.scheduling import fast, job
+
+    settings = dataclasses.replace(fast(job("gardener", 3600), job("aws", 3600)),
+                                   metrics=MetricsEndpoint(enabled=True, host="127.0.0.1", port=0))
+    service = SchedulerService(graph, settings, default_planner(sim.config()["sources"]))
+    service.use_watches(WatchService(graph, sim.config()["sources"], fast_settings(), service.metrics))
+    assert sorted(service.collect_jobs) == ["collect:aws"]  # the watches keep the Gardener side
+
+    def readyz() -> tuple[int, str]:
+        assert service.status is not None
+        try:
+            with urllib.request.urlopen(f"{service.status.url}/readyz", timeout=30) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    service.start()
+    try:
+        wait_for(lambda: readyz()[0] == 200, 180, "ready with every watch up")
+        gardener_api(sim).set_seed_access("aws-2", "forbidden")
+        _code, why = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(readyz()), 90, "readyz to say")
+        assert "watches down: aws-2/Machine" in why
+        metrics = service.metrics.exposition().decode()
+        assert 'graphinv_watch_connected{watch="aws-2/Machine"} 0.0' in metrics
+        assert 'graphinv_watch_connected{watch="aws-1/Machine"} 1.0' in metrics
+        assert 'graphinv_watch_restarts_total{watch="aws-2/Machine"}' in metrics
+        assert "graphinv_watch_last_event_age_seconds" in metrics
+    finally:
+        service.shutdown(60)

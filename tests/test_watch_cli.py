@@ -26,7 +26,12 @@ class Lines:
         self._queue: queue.Queue[str] = queue.Queue()
         assert process.stdout is not None
         stream = process.stdout
-        threading.Thread(target=lambda: [self._queue.put(line) for line in stream], daemon=True).start()
+
+        def pump() -> None:
+            for line in stream:
+                self._queue.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
 
     def until(self, predicate: str, timeout: float = 120) -> str:
         def found() -> str | None:
@@ -38,7 +43,9 @@ class Lines:
                 self.seen.append(line)
                 if predicate in line:
                     return line
-        return wait_for(found, timeout, f"a line with {predicate!r}; got {self.seen[-5:]}")
+        line = wait_for(found, timeout, f"a line with {predicate!r}; got {self.seen[-5:]}")
+        assert line is not None
+        return line
 
 
 def graphinv(*args: str) -> subprocess.Popen[str]:

@@ -77,10 +77,14 @@ def start(
         signal.signal(sig, on_signal)
     with connected(cfg) as graph:
         try:
-            service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts,
-                                       history=cfg.history)
+            service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts)
         except ConfigError as exc:
             fail(str(exc))
+        watch_settings = getattr(cfg, "watch", None)
+        if watch_settings is not None and watch_settings.enabled and cfg.sources.gardener is not None:
+            from graphinv.watch.service import WatchService
+
+            service.use_watches(WatchService(graph, cfg.sources, watch_settings, service.metrics))
         try:
             service.start()
         except OSError as exc:  # the metrics port is taken
@@ -117,8 +121,7 @@ def jobs(
             return
     graph = Graph(cfg.neo4j)  # the driver connects lazily; nothing here talks to Neo4j
     try:
-        service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts,
-                                   history=cfg.history)
+        service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts)
         rows = service.job_table()
     except ConfigError as exc:
         fail(str(exc))

@@ -33,8 +33,6 @@ from graphinv.alerts.settings import AlertSettings
 from graphinv.alerts.sinks import Sink, build_sinks
 from graphinv.alerts.store import AlertStore
 from graphinv.db import Graph, GraphUnavailable
-from graphinv.history.jobs import HistoryJobs
-from graphinv.history.settings import HistorySettings
 from graphinv.ingest import install_schema
 from graphinv.metrics import Metrics
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome, Planner
@@ -63,15 +61,16 @@ def default_planner(sources: SourcesSettings) -> Planner:
 
 
 class SchedulerService:
+    watches: Any = None  # live Gardener watches (graphinv.watch.service.WatchService); see use_watches
+
     def __init__(self, graph: Graph, settings: SchedulerSettings, planner: Planner,
                  alert_settings: AlertSettings | None = None, alerts: Mapping[str, AlertDefinition] | None = None,
                  sinks: list[Sink] | None = None, metrics: Metrics | None = None,
-                 stop: threading.Event | None = None, history: HistorySettings | None = None) -> None:
+                 stop: threading.Event | None = None) -> None:
         self.graph = graph
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.stop = stop or threading.Event()
-        self.history = HistoryJobs(graph, history or HistorySettings(), self.stop)  # prune, deliver
         self.alert_settings = alert_settings or AlertSettings()
         self.sinks = sinks if sinks is not None else build_sinks(self.alert_settings.sinks)
         self.runner = AlertRunner(graph, self.alert_settings, self.sinks, self.metrics, self.stop)
@@ -93,7 +92,6 @@ class SchedulerService:
         self.scheduler.add_listener(self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
                                     | EVENT_JOB_MISSED)
         self._add_jobs()
-        self.history.add_to(self.scheduler)
 
     # -- building -------------------------------------------------------------------------------
     def _select_alerts(self, alerts: Mapping[str, AlertDefinition]) -> None:
@@ -132,6 +130,15 @@ class SchedulerService:
             self.scheduler.add_job(self._run_alert, schedule.trigger(tz), args=[alert.name], id=f"alert:{alert.name}",
                                    name=f"alert:{alert.name}")
 
+    def use_watches(self, watches: Any) -> None:
+        """Watches keep the Gardener side current (and re-list it themselves, the safety net), so the
+        scheduled Gardener reads stop: they would race the watches' writes with their sweeps."""
+        self.watches = watches
+        for job_id, job in list(self.collect_jobs.items()):
+            if job.spec.source == "gardener":
+                self.scheduler.remove_job(job_id)
+                del self.collect_jobs[job_id]
+
     # -- running --------------------------------------------------------------------------------
     def start(self, serve_status: bool = True) -> None:
         install_schema(self.graph)
@@ -141,12 +148,15 @@ class SchedulerService:
                                        host=self.settings.metrics.host, port=self.settings.metrics.port).start()
             log.info("metrics on %s/metrics", self.status.url)
         self.scheduler.start()
-        self.history.start_delivery()
+        if self.watches is not None:
+            self.watches.start()
         log.info("scheduler started: %d collection jobs, %d alerts", len(self.collect_jobs), len(self.alerts))
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Stop: running collections abandon their scopes, waiting retries end. True if all jobs ended in time."""
         self.stop.set()
+        if self.watches is not None:
+            self.watches.stop()
         stopper = threading.Thread(target=self._stop_scheduler, name="graphinv-shutdown", daemon=True)
         stopper.start()
         stopper.join(self.settings.shutdown_timeout if timeout is None else timeout)
@@ -201,7 +211,10 @@ class SchedulerService:
                     log.exception("job listener failed")
         job = self.collect_jobs.get(job_id)
         if job is not None and not self.stop.is_set():
-            for alert in self.barrier.collection_finished(job.spec.source):
+            ready = self.barrier.collection_finished(job.spec.source)
+            if self.watches is not None:  # the watched Gardener side is as fresh as this read
+                ready += self.barrier.collection_finished("gardener")
+            for alert in dict.fromkeys(ready):
                 self.run_alert_now(alert)
 
     # -- status ---------------------------------------------------------------------------------
@@ -211,6 +224,9 @@ class SchedulerService:
     def _ready(self) -> tuple[bool, str]:
         if not self._healthy():
             return False, "scheduler not running"
+        down = self.watches.down() if self.watches is not None else []
+        if down:
+            return False, f"watches down: {', '.join(down)}"
         checked, ok, why = self._ready_cache
         if time.monotonic() - checked > READY_CHECK_SECONDS:
             try:

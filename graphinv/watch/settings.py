@@ -1,7 +1,8 @@
 """The `watch:` config section: live watches of the Gardener side (see graphinv/watch).
 
     watch:
-      enabled: true
+      enabled: true              # run them in `graphinv scheduler start` (default false: scheduled reads
+                                 # only); `graphinv watch` and `graphinv demo` watch regardless
       resync_interval: 1h        # full re-list and reconcile (the safety net), even when all is well
       watch_timeout: 50s         # each watch request ends after this; shorter than the 60 s margin
                                  # before a viewer kubeconfig expires, so tokens renew in time
@@ -35,7 +36,7 @@ class CloudRefreshSettings(Section):
 
 
 class WatchSettings(Section):
-    enabled: bool = True
+    enabled: bool = False
     resync_interval: Duration = timedelta(hours=1)
     watch_timeout: Duration = timedelta(seconds=50)
     read_timeout: Duration = timedelta(seconds=90)  # silence on an open stream longer than this: reconnect
