@@ -77,7 +77,8 @@ def start(
         signal.signal(sig, on_signal)
     with connected(cfg) as graph:
         try:
-            service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts)
+            service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts,
+                                       history=cfg.history)
         except ConfigError as exc:
             fail(str(exc))
         watch_settings = getattr(cfg, "watch", None)
@@ -121,7 +122,8 @@ def jobs(
             return
     graph = Graph(cfg.neo4j)  # the driver connects lazily; nothing here talks to Neo4j
     try:
-        service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts)
+        service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts,
+                                   history=cfg.history)
         rows = service.job_table()
     except ConfigError as exc:
         fail(str(exc))

@@ -33,6 +33,8 @@ from graphinv.alerts.settings import AlertSettings
 from graphinv.alerts.sinks import Sink, build_sinks
 from graphinv.alerts.store import AlertStore
 from graphinv.db import Graph, GraphUnavailable
+from graphinv.history.jobs import HistoryJobs
+from graphinv.history.settings import HistorySettings
 from graphinv.ingest import install_schema
 from graphinv.metrics import Metrics
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome, Planner
@@ -66,11 +68,12 @@ class SchedulerService:
     def __init__(self, graph: Graph, settings: SchedulerSettings, planner: Planner,
                  alert_settings: AlertSettings | None = None, alerts: Mapping[str, AlertDefinition] | None = None,
                  sinks: list[Sink] | None = None, metrics: Metrics | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, history: HistorySettings | None = None) -> None:
         self.graph = graph
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.stop = stop or threading.Event()
+        self.history = HistoryJobs(graph, history or HistorySettings(), self.stop)  # prune, deliver
         self.alert_settings = alert_settings or AlertSettings()
         self.sinks = sinks if sinks is not None else build_sinks(self.alert_settings.sinks)
         self.runner = AlertRunner(graph, self.alert_settings, self.sinks, self.metrics, self.stop)
@@ -92,6 +95,7 @@ class SchedulerService:
         self.scheduler.add_listener(self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MAX_INSTANCES
                                     | EVENT_JOB_MISSED)
         self._add_jobs()
+        self.history.add_to(self.scheduler)
 
     # -- building -------------------------------------------------------------------------------
     def _select_alerts(self, alerts: Mapping[str, AlertDefinition]) -> None:
@@ -150,6 +154,7 @@ class SchedulerService:
         self.scheduler.start()
         if self.watches is not None:
             self.watches.start()
+        self.history.start_delivery()
         log.info("scheduler started: %d collection jobs, %d alerts", len(self.collect_jobs), len(self.alerts))
 
     def shutdown(self, timeout: float | None = None) -> bool:
