@@ -67,6 +67,7 @@ app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
 app.command()(inventory_cmd.export)
+app.command()(inventory_cmd.report)
 app.command()(watch_cmd.watch)
 
 def main() -> None:

@@ -15,6 +15,7 @@ import typer
 from graphinv.commands.common import config, connected, err, fail
 from graphinv.inventory.ansible import InventoryFilter, build_inventory, host_vars
 from graphinv.inventory.export import FORMATS, LABELS, ExportFilter, write_csv, write_graphml, write_ndjson
+from graphinv.inventory.report import gather, render_html
 from graphinv.orphans import OrphanFilter
 from graphinv.settings.types import CLOUD_PROVIDERS
 
@@ -105,3 +106,24 @@ def export(
 def _stdout() -> Iterator[IO[str]]:
     yield sys.stdout
     sys.stdout.flush()
+
+
+def report(
+    html_file: Annotated[Path, typer.Option("--html", help="write the self-contained HTML report here")],
+) -> None:
+    """One self-contained HTML page (works offline): waste by provider and project, orphan ages, the
+    costliest findings with their evidence, unverified scopes and why, and the waste trend."""
+    cfg = config()
+    with connected(cfg) as graph:
+        data = gather(graph, cfg.orphans.max_staleness, cfg.orphans.price_table(),
+                      top=cfg.inventory.report.top_findings)
+    page = render_html(data)
+    partial = html_file.with_name(html_file.name + ".partial")
+    try:
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(html_file)
+    except OSError as exc:
+        if partial.parent.is_dir():
+            partial.unlink(missing_ok=True)
+        fail(f"cannot write {html_file}: {exc.strerror}")
+    err.print(f"wrote {html_file}: {len(data.orphans)} orphans, {len(data.unverified)} unverified", highlight=False)
