@@ -11,8 +11,13 @@ import pytest
 from collectors.records import CloudAccountRecord, InstanceRecord, RegionRecord
 from collectors.scope import Scope, ScopeTask
 from graphinv.collect import CollectionSummary, run_tasks
+from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, ScopeRunResult, install_schema
+from graphinv.metrics import Metrics
+from graphinv.ports import free_port
+from graphinv.scheduler.collect_job import CollectJob, JobOutcome
+from tests.support.scheduling import fast, job
 
 
 def _instances(region: str, n: int, fail_after: int | None = None) -> Iterator[InstanceRecord]:
@@ -142,3 +147,24 @@ def test_a_broken_writer_stops_the_readers_instead_of_hanging() -> None:
     assert summary.swept == 0
     # The readers gave up long before the end of their scopes (about a queue's worth, not 800k).
     assert sum(emitted.values()) < 4 * 200_000 / 2, emitted
+
+
+@pytest.mark.timeout(120)
+def test_a_scheduled_job_on_a_dead_graph_ends_failed() -> None:
+    """The scheduler's collection job returns (failed, saying why) instead of staying `running`."""
+    settings = fast(job("aws", 3600), attempts=2, backoff=0.01)
+    dead = Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{free_port()}"), max_retry_seconds=1)
+    try:
+        collect_job = CollectJob(settings.jobs[0], dead, lambda source: [_task("r1", 5000)], settings.retry,
+                                 settings.concurrency, Metrics(), threading.Event())
+        outcomes: list[JobOutcome] = []
+        runner = threading.Thread(target=lambda: outcomes.append(collect_job()), daemon=True)
+        runner.start()
+        runner.join(90)
+    finally:
+        dead.close()
+    assert not runner.is_alive(), "the collection job is still running on a dead graph"
+    outcome = outcomes[0]
+    assert outcome.status == "failed" and outcome.attempts == 2
+    assert outcome.error and "Neo4j failed during the collection" in outcome.error
+    assert outcome.failed_scopes == ["aws:111:r1:Instance"]
