@@ -63,6 +63,9 @@ class Metrics:
         # -- orphans and alerts ---------------------------------------------------------------
         self.orphans = Gauge("graphinv_orphans", "Orphans (and unverified candidates) at the last orphan alert run.",
                              ["provider", "kind", "verdict"], registry=r)
+        self.orphan_cost = Gauge("graphinv_orphan_cost_usd_monthly",
+                                 "Estimated monthly list-price cost of the orphans at the last orphan alert run.",
+                                 ["provider", "kind"], registry=r)
         self.alert_runs = Counter("graphinv_alert_runs", "Runs of an alert script, by outcome.",
                                   ["alert", "status"], registry=r)
         self.alert_open_findings = Gauge("graphinv_alert_open_findings", "Open findings of an alert.",
@@ -117,6 +120,12 @@ class Metrics:
                 counts[key] += 1
         for (k, verdict), n in counts.items():
             self.orphans.labels(provider, k, verdict).set(n)
+        cost = {k: 0.0 for k in kinds}
+        for row in rows:
+            if row.get("verdict") == "orphan" and row.get("kind") in cost:
+                cost[row["kind"]] += float(row.get("est_monthly_cost_usd") or 0)
+        for k, usd in cost.items():
+            self.orphan_cost.labels(provider, k).set(round(usd, 2))
 
     # -- watches: called by graphinv.watch.stream.ResourceWatch --------------------------------
     def watch_started(self, watch: Any) -> None:
