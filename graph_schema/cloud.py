@@ -60,6 +60,8 @@ class CloudResource(GraphNode):
 
 
 class Instance(CloudResource):
+    __history__ = ("state", "status", "instance_type", "tags", "cluster", "provider_id", "shoot")
+
     instance_type = StringProperty()
     status = StringProperty(index=True)
     role = StringProperty(index=True)
@@ -77,6 +79,8 @@ class Instance(CloudResource):
 
 
 class Disk(CloudResource):
+    __history__ = ("state", "size_gb", "disk_type", "attached", "tags", "cluster", "instance", "shoot")
+
     size_gb = IntegerProperty()
     disk_type = StringProperty()
     boot = BooleanProperty(default=False)
@@ -93,6 +97,8 @@ class Disk(CloudResource):
 
 
 class IP(CloudResource):
+    __history__ = ("state", "address", "attached", "attached_to", "tags", "cluster", "instance", "shoot")
+
     address = StringProperty(index=True)
     ephemeral = BooleanProperty(default=False)
     allocation = StringProperty()

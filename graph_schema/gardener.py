@@ -14,6 +14,8 @@ from graph_schema.base import GraphNode, LinkFrom, LinkTo
 
 
 class Project(GraphNode):
+    __history__ = ("phase", "owner")
+
     name = StringProperty(index=True)
     namespace = StringProperty(index=True)
     owner = StringProperty()
@@ -25,6 +27,8 @@ class Project(GraphNode):
 
 
 class Seed(GraphNode):
+    __history__ = ()  # appeared and gone only
+
     name = StringProperty(index=True)
     provider = StringProperty(index=True)
     region = StringProperty()
@@ -34,6 +38,8 @@ class Seed(GraphNode):
 
 
 class Shoot(GraphNode):
+    __history__ = ("hibernated", "kubernetes_version", "seed_name", "purpose", "project")
+
     name = StringProperty(index=True)
     namespace = StringProperty(index=True)
     technical_id = StringProperty(index=True)
@@ -61,6 +67,8 @@ class Shoot(GraphNode):
 
 
 class Machine(GraphNode):
+    __history__ = ("phase", "provider_id", "node_name", "shoot", "instance", "instance_by_name")
+
     name = StringProperty(index=True)
     namespace = StringProperty(index=True)
     seed_name = StringProperty(index=True)
@@ -80,6 +88,8 @@ class Machine(GraphNode):
 
 
 class Bastion(GraphNode):
+    __history__ = ("ingress_ip",)
+
     name = StringProperty(index=True)
     namespace = StringProperty(index=True)
     shoot_name = StringProperty()

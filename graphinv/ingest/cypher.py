@@ -13,6 +13,7 @@ from functools import cache
 
 from graph_schema.base import LinkSpec
 from graph_schema.registry import links_into, links_of
+from graphinv.ingest import changes
 
 
 def _q(name: str) -> str:
@@ -23,7 +24,7 @@ def _edge(src: str, rel: str, dst: str) -> str:
     return f"({src})-[:{_q(rel)}]->({dst})"
 
 
-def _owned_link_clauses(label: str) -> list[str]:
+def _owned_link_clauses(label: str, capture: bool = False) -> list[str]:
     clauses: list[str] = []
     groups: dict[tuple[str, str, str], list[LinkSpec]] = {}
     for spec in links_of(label):
@@ -34,7 +35,10 @@ def _owned_link_clauses(label: str) -> list[str]:
         wanted = " OR ".join(
             f"coalesce(t.{_q(s.target_key)} = n.{_q(s.via)}, false)" for s in specs
         )
-        clauses.append(f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n  DELETE r\n}}")
+        if capture and changes.is_tracked(label, rel, direction, target):
+            clauses.append(changes.unlink_clause(specs[0], pattern, wanted))
+        else:
+            clauses.append(f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n  DELETE r\n}}")
         for s in specs:
             edge = _edge("n", rel, "t") if direction == "out" else _edge("t", rel, "n")
             find = f"(t:{_q(target)} {{{_q(s.target_key)}: n.{_q(s.via)}}})"
@@ -45,14 +49,20 @@ def _owned_link_clauses(label: str) -> list[str]:
                     f"  ON CREATE SET {copies}, t.first_seen = $now, t.last_seen = $now, t.source = $source\n"
                     f"  MERGE {edge}\n}}"
                 )
+            elif capture and changes.is_tracked(label, rel, direction, target):
+                clauses.append(changes.link_clause(s, find, "n", "t"))
             else:
                 clauses.append(f"CALL (n) {{\n  MATCH {find}\n  MERGE {edge}\n}}")
     return clauses
 
 
-def _incoming_link_clauses(label: str) -> list[str]:
+def _incoming_link_clauses(label: str, capture: bool = False) -> list[str]:
     clauses = []
     for s in links_into(label):
+        if capture and changes.is_tracked(s.owner, s.rel, s.direction, label):
+            find = f"(src:{_q(s.owner)} {{{_q(s.via)}: n.{_q(s.target_key)}}})"
+            clauses.append(changes.link_clause(s, find, "src", "n"))
+            continue
         edge = _edge("src", s.rel, "n") if s.direction == "out" else _edge("n", s.rel, "src")
         clauses.append(
             f"CALL (n) {{\n  MATCH (src:{_q(s.owner)} {{{_q(s.via)}: n.{_q(s.target_key)}}})\n"
@@ -62,16 +72,18 @@ def _incoming_link_clauses(label: str) -> list[str]:
 
 
 @cache
-def upsert_query(label: str, extra_label: str | None = None) -> str:
+def upsert_query(label: str, extra_label: str | None = None, capture: bool = False) -> str:
+    """`capture`: also record what changed (graphinv/ingest/changes.py); needs $scope and $source."""
     lines = [
         "UNWIND $rows AS row",
         f"MERGE (n:{_q(label)} {{uid: row.uid}})",
         "ON CREATE SET n.first_seen = $now",
+        *(changes.capture_node_clauses(label) if capture else []),
         "SET n += row.props, n.last_seen = $now, n.source = $source, n.scope = $scope, n.run_id = $run_id",
     ]
     if extra_label:
         lines.append(f"SET n:{_q(extra_label)}")
-    clauses = _owned_link_clauses(label) + _incoming_link_clauses(label)
+    clauses = _owned_link_clauses(label, capture) + _incoming_link_clauses(label, capture)
     if clauses:
         lines.append("WITH n")
         lines.extend(clauses)
@@ -80,11 +92,14 @@ def upsert_query(label: str, extra_label: str | None = None) -> str:
 
 
 @cache
-def sweep_query(label: str) -> str:
-    """Delete, in bounded chunks, nodes of a scope that the current complete run did not see."""
+def sweep_query(label: str, capture: bool = False) -> str:
+    """Delete, in bounded chunks, nodes of a scope that the current complete run did not see.
+    `capture`: record them as gone, with their tracked edges (needs $now and $source)."""
+    captured = "".join(line + "\n" for line in changes.capture_sweep_clauses(label)) if capture else ""
     return (
         f"MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
         "WITH n LIMIT $limit\n"
+        f"{captured}"
         "DETACH DELETE n\n"
         "RETURN count(*) AS swept"
     )
