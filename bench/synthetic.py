@@ -77,19 +77,19 @@ class Synthetic:
             yield InstanceRecord(uid=uid, name=f"m{i}", state="running", status="running", role="node",
                                  instance_type="m5.large", tags=tags,
                                  provider_id=f"aws:///eu-west-1a/{uid}", cluster_name_key=f"{cluster}/m{i}",
-                                 **common)  # type: ignore[arg-type]
+                                 **common)
             for d in range(self.disks_per_instance):
                 yield DiskRecord(uid=f"vol-{i:015x}{d:02x}", size_gb=50, disk_type="gp3", boot=d == 0, attached=True,
-                                 attached_instances=[uid], instance_ref=uid, state="in-use", **common)  # type: ignore[arg-type]
+                                 attached_instances=[uid], instance_ref=uid, state="in-use", **common)
             if i % 50 == 7:  # a leaked volume of a shoot that is gone, and a reserved IP nobody uses
                 gone = dict(common, cluster=f"shoot--gone--s{i}", shoot_ref=f"shoot--gone--s{i}")
                 yield DiskRecord(uid=f"vol-{i:015x}ff", size_gb=100, disk_type="gp3", state="available",
-                                 **gone)  # type: ignore[arg-type]
+                                 **gone)
                 yield IPRecord(uid=f"eipalloc-{i:017x}ff", address=f"11.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
-                               allocation="elastic", **gone)  # type: ignore[arg-type]
+                               allocation="elastic", **gone)
             if i % self.ip_every == 0:
                 yield IPRecord(uid=f"eipalloc-{i:017x}", address=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}",
-                               allocation="elastic", attached=True, instance_ref=uid, **common)  # type: ignore[arg-type]
+                               allocation="elastic", attached=True, instance_ref=uid, **common)
 
     def scopes(self) -> list[tuple[Scope, Iterator[Record]]]:
         return [

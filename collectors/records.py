@@ -1,182 +1,89 @@
 """What collectors produce: plain, provider-neutral records. Nothing here knows of Neo4j.
 
-Each record type names the graph label it becomes (`label`) and carries a natural key (`uid`) plus
-the fields users filter on. Fields ending in `_ref` are references to other nodes by their key
-(or by another indexed property, as graph_schema declares); the ingest engine turns them into
-edges, in whichever order the two ends arrive.
-
-Key formats (stable, natural, provider-native where possible):
-- AWS: instance id `i-...`, volume id `vol-...`, Elastic IP allocation id `eipalloc-...`;
-  an instance's own (non-Elastic) public IP: `aws:<region>:<address>`.
-- GCP: `projects/<p>/zones/<z>/instances/<name>`, `projects/<p>/zones/<z>/disks/<name>` (or
-  `regions/<r>/disks/...`), `projects/<p>/regions/<r>/addresses/<name>` (or `global/addresses/...`);
-  an instance's ephemeral external IP: `gcp:<project>:<address>`.
-- Azure: the ARM resource id, lower-cased.
-- OpenStack: the resource uuid.
-- Gardener: Project `<name>`, Seed `<name>`, Shoot `<namespace>/<name>`,
-  Machine `<seed>/<namespace>/<name>`, Bastion `<namespace>/<name>`.
-- CloudAccount: `<provider>:<id>`; Region: `<provider>:<region>`.
+Each record type names the graph label it becomes (`label`) and carries its natural key (`uid`) plus
+the properties the model (graph_schema) declares for that label, with the model's types and
+defaults: the fields are built from the node class, never written out here (the key formats are
+documented on the node classes). Fields ending in `_ref` are references to other nodes by their
+key; the ingest engine turns them into edges, in whichever order the two ends arrive, and fills in
+the ones the model derives (a cloud resource's account, region and shoot) itself.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from neomodel import ArrayProperty, BooleanProperty, DateTimeNeo4jFormatProperty, IntegerProperty, JSONProperty
+from neomodel.properties import Property
+
+from graph_schema.registry import node_class
+from graph_schema.surfaces import INVENTORY_CLASSES, record_properties
 
 
-@dataclass
+def _field(name: str, prop: Property) -> tuple[str, Any, Any]:
+    """A dataclass field for a model property: its Python type and default."""
+    if name == "uid":
+        return name, str, dataclasses.field()
+    if isinstance(prop, BooleanProperty):
+        return name, bool, dataclasses.field(default=bool(prop.default))
+    if isinstance(prop, ArrayProperty):
+        return name, list[str], dataclasses.field(default_factory=list)
+    if isinstance(prop, JSONProperty):
+        return name, dict[str, str], dataclasses.field(default_factory=dict)
+    kind = {IntegerProperty: int, DateTimeNeo4jFormatProperty: datetime}.get(type(prop), str)
+    return name, kind | None, dataclasses.field(default=None)
+
+
 class Record:
+    """Base of every record type. A subclass names its label (`class XRecord(Record, label="X")`)
+    and becomes a dataclass of that label's record properties (graph_schema.surfaces)."""
+
     label: ClassVar[str]
     uid: str
 
+    if TYPE_CHECKING:  # the fields come from the model at import time; type checkers see them as Any
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
-# -- Gardener -----------------------------------------------------------------------------------
-@dataclass
-class ProjectRecord(Record):
-    label: ClassVar[str] = "Project"
-    name: str = ""
-    namespace: str | None = None
-    owner: str | None = None
-    purpose: str | None = None
-    phase: str | None = None
-    created: datetime | None = None
+        def __init__(self, uid: str, **fields: Any) -> None: ...
 
+        def __getattr__(self, name: str) -> Any: ...
 
-@dataclass
-class SeedRecord(Record):
-    label: ClassVar[str] = "Seed"
-    name: str = ""
-    provider: str | None = None
-    region: str | None = None
-    created: datetime | None = None
+    def __init_subclass__(cls, label: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if label is None:  # an abstract grouping such as CloudResource
+            return
+        cls.label = label
+        fields = [_field(n, p) for n, p in record_properties(node_class(label)).items()]
+        cls.__annotations__ = {name: kind for name, kind, _ in fields}
+        for name, _, spec in fields:
+            setattr(cls, name, spec)
+        dataclasses.dataclass(cls)
 
 
-@dataclass
-class ShootRecord(Record):
-    label: ClassVar[str] = "Shoot"
-    name: str = ""
-    namespace: str = ""
-    technical_id: str | None = None
-    provider: str | None = None
-    region: str | None = None
-    cloud_profile: str | None = None
-    seed_name: str | None = None
-    hibernated: bool = False
-    purpose: str | None = None
-    created_by: str | None = None
-    credentials: str | None = None  # name of the credentials/secret binding (never its content)
-    workers: list[str] = field(default_factory=list)  # "pool:machine-type:min-max"
-    kubernetes_version: str | None = None
-    created: datetime | None = None
-    project_ref: str | None = None  # Project uid
-    seed_ref: str | None = None  # Seed uid
-
-
-@dataclass
-class MachineRecord(Record):
-    label: ClassVar[str] = "Machine"
-    name: str = ""
-    namespace: str = ""  # the shoot's technical id
-    seed_name: str = ""
-    provider_id: str | None = None
-    phase: str | None = None
-    node_name: str | None = None
-    created: datetime | None = None
-    shoot_ref: str | None = None  # Shoot technical_id
-    # The VM: by providerID when the machine has one (the key parsed from it), otherwise by the
-    # VM's name within the shoot's cluster (`<technical id>/<vm name>`), never by name alone.
-    instance_ref: str | None = None
-    instance_name_ref: str | None = None
-
-
-@dataclass
-class BastionRecord(Record):
-    label: ClassVar[str] = "Bastion"
-    name: str = ""
-    namespace: str = ""
-    shoot_name: str | None = None
-    seed_name: str | None = None
-    provider: str | None = None
-    ingress_ip: str | None = None
-    created: datetime | None = None
-    shoot_ref: str | None = None  # Shoot uid (namespace/name)
-
-
-# -- Cloud --------------------------------------------------------------------------------------
-@dataclass
-class CloudAccountRecord(Record):
-    label: ClassVar[str] = "CloudAccount"
-    provider: str = ""
-    account_id: str = ""
-    name: str | None = None
-
-
-@dataclass
-class RegionRecord(Record):
-    label: ClassVar[str] = "Region"
-    provider: str = ""
-    name: str = ""
-
-
-@dataclass
 class CloudResource(Record):
-    """Fields every Instance, Disk and IP has."""
-
-    provider: str = ""
-    account_id: str = ""
-    region: str | None = None
-    zone: str | None = None
-    name: str | None = None
-    state: str | None = None  # provider-native state, lower-cased
-    tags: dict[str, str] = field(default_factory=dict)
-    created: datetime | None = None
-    # The technical id of the shoot whose cluster tag/label/resource group the resource carries.
-    cluster: str | None = None
-    account_ref: str | None = None  # CloudAccount uid
-    region_ref: str | None = None  # Region uid
-    shoot_ref: str | None = None  # Shoot technical_id (same value as `cluster`)
+    """What every Instance, Disk and IP record shares (graph_schema.cloud.CloudResource)."""
 
 
-@dataclass
-class InstanceRecord(CloudResource):
-    label: ClassVar[str] = "Instance"
-    instance_type: str | None = None
-    # running | stopped | terminated | pending | stopping | shutting-down | deallocated | unknown
-    status: str | None = None  # the provider-neutral state derived from `state`
-    role: str | None = None  # node | bastion | None (not Gardener's)
-    private_ip: str | None = None
-    public_ip: str | None = None
-    network: str | None = None  # VPC / network / vnet
-    provider_id: str | None = None  # the providerID a Machine would carry for this VM
-    cluster_name_key: str | None = None  # "<cluster>/<name>" for the machine name fallback
+# The record types collectors import by name; a label added to the model gets one in RECORD_TYPES.
+class ProjectRecord(Record, label="Project"): ...
+class SeedRecord(Record, label="Seed"): ...
+class ShootRecord(Record, label="Shoot"): ...
+class MachineRecord(Record, label="Machine"): ...
+class BastionRecord(Record, label="Bastion"): ...
+class CloudAccountRecord(Record, label="CloudAccount"): ...
+class RegionRecord(Record, label="Region"): ...
+class InstanceRecord(CloudResource, label="Instance"): ...
+class DiskRecord(CloudResource, label="Disk"): ...
+class IPRecord(CloudResource, label="IP"): ...
 
 
-@dataclass
-class DiskRecord(CloudResource):
-    label: ClassVar[str] = "Disk"
-    size_gb: int | None = None
-    disk_type: str | None = None
-    boot: bool = False
-    attached: bool = False
-    attached_instances: list[str] = field(default_factory=list)  # all instance uids (multi-attach)
-    last_attached: datetime | None = None
-    last_detached: datetime | None = None
-    instance_ref: str | None = None  # the (first) instance it is attached to
+def _record_types() -> tuple[type[Record], ...]:
+    named = {cls.label: cls for cls in (ProjectRecord, SeedRecord, ShootRecord, MachineRecord, BastionRecord,
+                                        CloudAccountRecord, RegionRecord, InstanceRecord, DiskRecord, IPRecord)}
+    return tuple(named.get(cls.__label__) or type(f"{cls.__label__}Record", (Record,), {}, label=cls.__label__)
+                 for cls in INVENTORY_CLASSES)
 
 
-@dataclass
-class IPRecord(CloudResource):
-    label: ClassVar[str] = "IP"
-    address: str | None = None
-    ephemeral: bool = False  # an instance's own public address, gone with the instance
-    allocation: str | None = None  # static | dynamic | elastic | floating
-    attached: bool = False
-    attached_to: str | None = None  # raw target (ENI, NIC ipConfiguration, port, LB, ...)
-    instance_ref: str | None = None  # the instance it resolves to, when it does
-
-
-RECORD_TYPES: tuple[type[Record], ...] = (
-    ProjectRecord, SeedRecord, ShootRecord, MachineRecord, BastionRecord,
-    CloudAccountRecord, RegionRecord, InstanceRecord, DiskRecord, IPRecord,
-)
+RECORD_TYPES: tuple[type[Record], ...] = _record_types()
+RECORD_BY_LABEL: dict[str, type[Record]] = {cls.label: cls for cls in RECORD_TYPES}

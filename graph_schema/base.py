@@ -8,7 +8,9 @@ matches (`target_key`). Links are created in whichever order the two ends arrive
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any, Literal
 
 from neomodel import (
@@ -25,12 +27,36 @@ class GraphNode(StructuredNode):
 
     __abstract_node__ = True
 
-    uid = StringProperty(unique_index=True, required=True)
+    uid = StringProperty(unique_index=True, required=True)  # stable, natural, provider-native key
     first_seen = DateTimeNeo4jFormatProperty()
     last_seen = DateTimeNeo4jFormatProperty()
     source = StringProperty()  # the collector that wrote it: gardener | aws | gcp | azure | openstack
     scope = StringProperty(index=True)  # the scope key of the read that last saw it (see Collection)
     run_id = StringProperty()  # that read's run; a complete read sweeps its scope's other run ids
+
+
+class DerivedKey(StringProperty):
+    """A key the ingest engine fills in from other properties of the same node, so collectors never
+    spell it out: `template` names them (`"{provider}:{account_id}"`). It stays null while any of
+    them is empty; a value a record does give is kept."""
+
+    def __init__(self, template: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.template = template
+        self.inputs = tuple(name for _, name, _, _ in Formatter().parse(template) if name)
+
+    def derive(self, values: Mapping[str, Any]) -> str | None:
+        if not all(values.get(name) for name in self.inputs):
+            return None
+        return self.template.format_map(values)
+
+
+class InventoryNode(GraphNode):
+    """A node of the inventory itself: collectors write it (as a record) and the API serves it, both
+    built from its declared properties (graph_schema.surfaces). The engine's and the alert store's
+    own nodes derive from GraphNode directly."""
+
+    __abstract_node__ = True
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,15 @@
 """The clouds' side: provider-neutral Instance, Disk and IP under their CloudAccount and Region.
 
+Keys (`uid`) are stable, natural and provider-native where possible:
+- AWS: instance id `i-...`, volume id `vol-...`, Elastic IP allocation id `eipalloc-...`;
+  an instance's own (non-Elastic) public IP: `aws:<region>:<address>`.
+- GCP: `projects/<p>/zones/<z>/instances/<name>`, `projects/<p>/zones/<z>/disks/<name>` (or
+  `regions/<r>/disks/...`), `projects/<p>/regions/<r>/addresses/<name>` (or `global/addresses/...`);
+  an instance's ephemeral external IP: `gcp:<project>:<address>`.
+- Azure: the ARM resource id, lower-cased.
+- OpenStack: the resource uuid.
+- CloudAccount: `<provider>:<id>`; Region: `<provider>:<region>`.
+
 Every cloud node also gets a provider label (AWS, GCP, Azure, OpenStack) so Browser users can
 colour and filter by cloud; queries use the `provider` property, which is indexed.
 """
@@ -12,11 +22,13 @@ from neomodel import (
     DateTimeNeo4jFormatProperty,
     IntegerProperty,
     JSONProperty,
+    RelationshipFrom,
     RelationshipTo,
     StringProperty,
+    ZeroOrOne,
 )
 
-from graph_schema.base import GraphNode, LinkFrom, LinkTo
+from graph_schema.base import DerivedKey, InventoryNode, LinkFrom, LinkTo
 
 PROVIDER_LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "openstack": "OpenStack"}
 # Accounts and regions are plain value nodes: a resource that names one it is the first to see
@@ -25,8 +37,8 @@ ACCOUNT_FROM = {"provider": "provider", "account_id": "account_id"}
 REGION_FROM = {"provider": "provider", "name": "region"}
 
 
-class CloudAccount(GraphNode):
-    """An AWS account, GCP project, Azure subscription or OpenStack project."""
+class CloudAccount(InventoryNode):
+    """An AWS account, GCP project, Azure subscription or OpenStack project (uid = `<provider>:<id>`)."""
 
     provider = StringProperty(index=True)
     account_id = StringProperty(index=True)
@@ -37,12 +49,16 @@ class CloudAccount(GraphNode):
     ips = RelationshipTo("graph_schema.cloud.IP", "OWNS")
 
 
-class Region(GraphNode):
+class Region(InventoryNode):
+    """A cloud region (uid = `<provider>:<region>`)."""
+
     provider = StringProperty(index=True)
     name = StringProperty(index=True)
 
 
-class CloudResource(GraphNode):
+class CloudResource(InventoryNode):
+    """Fields every Instance, Disk and IP has."""
+
     __abstract_node__ = True
 
     provider = StringProperty(index=True)
@@ -50,45 +66,54 @@ class CloudResource(GraphNode):
     region = StringProperty(index=True)
     zone = StringProperty()
     name = StringProperty(index=True)
-    state = StringProperty(index=True)
+    state = StringProperty(index=True)  # provider-native state, lower-cased
     tags = JSONProperty()
     created = DateTimeNeo4jFormatProperty()
+    # The technical id of the shoot whose cluster tag/label/resource group the resource carries.
     cluster = StringProperty(index=True)
-    account_ref = StringProperty(index=True)
-    region_ref = StringProperty(index=True)
-    shoot_ref = StringProperty(index=True)
+    # Link keys the engine derives, so collectors only say provider, account, region and cluster.
+    account_ref = DerivedKey("{provider}:{account_id}", index=True)  # CloudAccount uid
+    region_ref = DerivedKey("{provider}:{region}", index=True)  # Region uid
+    shoot_ref = DerivedKey("{cluster}", index=True)  # Shoot technical_id
 
 
 class Instance(CloudResource):
+    """A VM of any cloud. `status` is provider-neutral; `state` is the provider's own."""
+
+    # Remembered changes (graph_schema/history.py): these properties, and the edges of these links.
     __history__ = ("state", "status", "instance_type", "tags", "cluster", "provider_id", "shoot")
 
     instance_type = StringProperty()
-    status = StringProperty(index=True)
-    role = StringProperty(index=True)
+    # running | stopped | terminated | pending | stopping | shutting-down | deallocated | unknown
+    status = StringProperty(index=True)  # the provider-neutral state derived from `state`
+    role = StringProperty(index=True)  # node | bastion | None (not Gardener's)
     private_ip = StringProperty()
     public_ip = StringProperty(index=True)
-    network = StringProperty()
-    provider_id = StringProperty(index=True)
-    cluster_name_key = StringProperty(index=True)
+    network = StringProperty()  # VPC / network / vnet
+    provider_id = StringProperty(index=True)  # the providerID a Machine would carry for this VM
+    cluster_name_key = StringProperty(index=True)  # "<cluster>/<name>" for the machine name fallback
 
     account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
     located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)
     shoot = LinkFrom("graph_schema.gardener.Shoot", "OWNS_VM", via="shoot_ref", target_key="technical_id")
     disks = RelationshipTo("graph_schema.cloud.Disk", "HAS_DISK")
     ips = RelationshipTo("graph_schema.cloud.IP", "HAS_IP")
+    machine = RelationshipFrom("graph_schema.gardener.Machine", "RUNS_ON", cardinality=ZeroOrOne)
 
 
 class Disk(CloudResource):
+    """A block volume / managed disk of any cloud."""
+
     __history__ = ("state", "size_gb", "disk_type", "attached", "tags", "cluster", "instance", "shoot")
 
     size_gb = IntegerProperty()
     disk_type = StringProperty()
     boot = BooleanProperty(default=False)
     attached = BooleanProperty(index=True, default=False)
-    attached_instances = ArrayProperty(StringProperty())
+    attached_instances = ArrayProperty(StringProperty())  # all instance uids (multi-attach)
     last_attached = DateTimeNeo4jFormatProperty()
     last_detached = DateTimeNeo4jFormatProperty()
-    instance_ref = StringProperty(index=True)
+    instance_ref = StringProperty(index=True)  # the (first) instance it is attached to
 
     account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
     located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)
@@ -97,14 +122,16 @@ class Disk(CloudResource):
 
 
 class IP(CloudResource):
+    """A public IP address (Elastic IP, static or ephemeral address, floating IP)."""
+
     __history__ = ("state", "address", "attached", "attached_to", "tags", "cluster", "instance", "shoot")
 
     address = StringProperty(index=True)
-    ephemeral = BooleanProperty(default=False)
-    allocation = StringProperty()
+    ephemeral = BooleanProperty(default=False)  # an instance's own public address, gone with the instance
+    allocation = StringProperty()  # static | dynamic | elastic | floating
     attached = BooleanProperty(index=True, default=False)
-    attached_to = StringProperty()
-    instance_ref = StringProperty(index=True)
+    attached_to = StringProperty()  # raw target (ENI, NIC ipConfiguration, port, LB, ...)
+    instance_ref = StringProperty(index=True)  # the instance it resolves to, when it does
 
     account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
     located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)

@@ -1,4 +1,8 @@
-"""Gardener's side of the graph: Project -> Shoot -> Machine, Seed -> Shoot, Bastions."""
+"""Gardener's side of the graph: Project -> Shoot -> Machine, Seed -> Shoot, Bastions.
+
+Keys (`uid`): Project `<name>`, Seed `<name>`, Shoot `<namespace>/<name>`,
+Machine `<seed>/<namespace>/<name>`, Bastion `<namespace>/<name>`.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,13 @@ from neomodel import (
     StringProperty,
 )
 
-from graph_schema.base import GraphNode, LinkFrom, LinkTo
+from graph_schema.base import InventoryNode, LinkFrom, LinkTo
 
 
-class Project(GraphNode):
+class Project(InventoryNode):
+    """A Gardener project (uid = its name)."""
+
+    # Remembered changes (graph_schema/history.py): these properties, and the edges of these links.
     __history__ = ("phase", "owner")
 
     name = StringProperty(index=True)
@@ -26,7 +33,9 @@ class Project(GraphNode):
     shoots = RelationshipTo("graph_schema.gardener.Shoot", "HAS_SHOOT")
 
 
-class Seed(GraphNode):
+class Seed(InventoryNode):
+    """A Gardener seed (uid = its name)."""
+
     __history__ = ()  # appeared and gone only
 
     name = StringProperty(index=True)
@@ -37,7 +46,9 @@ class Seed(GraphNode):
     shoots = RelationshipTo("graph_schema.gardener.Shoot", "HOSTS")
 
 
-class Shoot(GraphNode):
+class Shoot(InventoryNode):
+    """A shoot cluster (uid = `<namespace>/<name>`; technicalId = `shoot--<project>--<name>`)."""
+
     __history__ = ("hibernated", "kubernetes_version", "seed_name", "purpose", "project")
 
     name = StringProperty(index=True)
@@ -50,12 +61,12 @@ class Shoot(GraphNode):
     hibernated = BooleanProperty(default=False)
     purpose = StringProperty()
     created_by = StringProperty()
-    credentials = StringProperty()
-    workers = ArrayProperty(StringProperty())
+    credentials = StringProperty()  # name of the credentials/secret binding (never its content)
+    workers = ArrayProperty(StringProperty())  # "pool:machine-type:min-max"
     kubernetes_version = StringProperty()
     created = DateTimeNeo4jFormatProperty()
-    project_ref = StringProperty(index=True)
-    seed_ref = StringProperty(index=True)
+    project_ref = StringProperty(index=True)  # Project uid
+    seed_ref = StringProperty(index=True)  # Seed uid
 
     project = LinkFrom("graph_schema.gardener.Project", "HAS_SHOOT", via="project_ref")
     seed = LinkFrom("graph_schema.gardener.Seed", "HOSTS", via="seed_ref")
@@ -66,17 +77,21 @@ class Shoot(GraphNode):
     owned_ips = RelationshipTo("graph_schema.cloud.IP", "OWNS_IP")
 
 
-class Machine(GraphNode):
+class Machine(InventoryNode):
+    """A machine-controller-manager Machine (uid = `<seed>/<namespace>/<name>`)."""
+
     __history__ = ("phase", "provider_id", "node_name", "shoot", "instance", "instance_by_name")
 
     name = StringProperty(index=True)
-    namespace = StringProperty(index=True)
+    namespace = StringProperty(index=True)  # the shoot's technical id
     seed_name = StringProperty(index=True)
     provider_id = StringProperty(index=True)
     phase = StringProperty()
     node_name = StringProperty()
     created = DateTimeNeo4jFormatProperty()
-    shoot_ref = StringProperty(index=True)
+    shoot_ref = StringProperty(index=True)  # Shoot technical_id
+    # The VM: by providerID when the machine has one (the key parsed from it), otherwise by the
+    # VM's name within the shoot's cluster (`<technical id>/<vm name>`), never by name alone.
     instance_ref = StringProperty(index=True)
     instance_name_ref = StringProperty(index=True)
 
@@ -87,7 +102,9 @@ class Machine(GraphNode):
                               target_key="cluster_name_key")
 
 
-class Bastion(GraphNode):
+class Bastion(InventoryNode):
+    """A Gardener Bastion (uid = `<namespace>/<name>`)."""
+
     __history__ = ("ingress_ip",)
 
     name = StringProperty(index=True)
@@ -97,6 +114,6 @@ class Bastion(GraphNode):
     provider = StringProperty()
     ingress_ip = StringProperty()
     created = DateTimeNeo4jFormatProperty()
-    shoot_ref = StringProperty(index=True)
+    shoot_ref = StringProperty(index=True)  # Shoot uid (namespace/name)
 
     shoot = LinkFrom("graph_schema.gardener.Shoot", "HAS_BASTION", via="shoot_ref")

@@ -39,8 +39,8 @@ def _landscape(graph: Graph) -> None:
                   shoot_ref="shoot--dev--web", status="running", state="running", role="node",
                   instance_type="m5.large", created=OLD)
     with ingest.scope(Scope("aws", "111", "eu-west-1", "Instance")) as run:
-        run.write([InstanceRecord(uid="i-live", name="m1", **common),  # type: ignore[arg-type]
-                   InstanceRecord(uid="i-leaked", name="m0", **common)])  # type: ignore[arg-type]
+        run.write([InstanceRecord(uid="i-live", name="m1", **common),
+                   InstanceRecord(uid="i-leaked", name="m0", **common)])
 
 
 def test_orphans_exit_codes_and_formats(graph: Graph, neo4j_connection: Neo4jConnection) -> None:

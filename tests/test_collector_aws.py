@@ -23,6 +23,7 @@ from collectors.aws.collect import interface_instances
 from collectors.aws.session import Ec2Clients, base_session
 from collectors.aws.settings import AwsSettings
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
+from graphinv.ingest.engine import record_row
 from graphinv.sim.aws import AwsSim
 from graphinv.sim.aws_world import AwsWorld
 from graphinv.sim.http import Request, Response, SimHTTPServer
@@ -70,13 +71,14 @@ def test_instances_match_the_landscape(native_features: AwsSim) -> None:
         assert rec.provider_id == native_features.provider_ids()[inst.key]
         assert rec.private_ip == inst.private_ip and rec.public_ip == inst.public_ip
         assert rec.network == (region.vpc_id if inst.alive else None)
-        assert (rec.account_ref, rec.region_ref) == (f"aws:{region.account}", f"aws:{region.name}")
+        row = record_row(rec)["props"]  # the engine derives the account, region and shoot keys
+        assert (row["account_ref"], row["region_ref"]) == (f"aws:{region.account}", f"aws:{region.name}")
         assert rec.created == datetime.fromisoformat(inst.launch_time)
     # Roles and clusters from Gardener's tags.
     by_key = {inst.key: instances[inst.id] for _, inst in world.instances()}
     alpha = technical_id("dev", "alpha")
     node = by_key["node0"]
-    assert (node.role, node.cluster, node.shoot_ref) == ("node", alpha, alpha)
+    assert (node.role, node.cluster, record_row(node)["props"]["shoot_ref"]) == ("node", alpha, alpha)
     assert node.cluster_name_key == f"{alpha}/{node.name}"
     assert (by_key["bastion"].role, by_key["bastion"].cluster) == ("bastion", None)
     assert (by_key["plain"].role, by_key["plain"].cluster, by_key["plain"].cluster_name_key) == (None, None, None)

@@ -24,6 +24,7 @@ from collectors.azure.instances import instance_record
 from collectors.azure.network import nic_index
 from collectors.azure.settings import AzureSettings
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record, RegionRecord
+from graphinv.ingest.engine import record_row
 from graphinv.sim.azure import AzureSim
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.tls import self_signed_cert
@@ -112,10 +113,11 @@ def test_instances_read_back_as_the_landscape_says(sim: AzureSim, results: dict[
     assert (worker.provider, worker.account_id, worker.region, worker.zone) == (
         "azure", SUB_MAIN, "westeurope", "2")
     assert (worker.state, worker.status, worker.instance_type) == ("running", "running", "Standard_D4s_v3")
-    assert (worker.cluster, worker.shoot_ref, worker.role) == (BLUE, BLUE, "node")
+    row = record_row(worker)["props"]  # the engine derives the account, region and shoot keys
+    assert (worker.cluster, row["shoot_ref"], worker.role) == (BLUE, BLUE, "node")
     assert worker.cluster_name_key == f"{BLUE}/{vm_name('w1')}"
     assert worker.provider_id == sim.provider_ids()["w1"]
-    assert (worker.account_ref, worker.region_ref) == (f"azure:{SUB_MAIN}", "azure:westeurope")
+    assert (row["account_ref"], row["region_ref"]) == (f"azure:{SUB_MAIN}", "azure:westeurope")
     assert worker.network == BLUE
     assert worker.private_ip is not None and worker.private_ip.startswith("10.250.")
     assert worker.public_ip is None

@@ -29,6 +29,7 @@ from collectors.gcp.retry import RetryAfter
 from collectors.provider_ids import instance_uid as instance_uid_from_provider_id
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record
 from collectors.scope import ScopeTask
+from graphinv.ingest.engine import record_row
 from graphinv.sim.gcp import GcpSim
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import Landscape, parse_landscape
@@ -88,11 +89,12 @@ def test_instances_match_the_landscape(sim: GcpSim, landscape: Landscape) -> Non
         assert (rec.name, rec.zone, rec.region, rec.instance_type) == (inst.name, zone, region.name, inst.type)
         assert rec.provider_id == provider_ids[inst.key]
         assert instance_uid_from_provider_id(provider_ids[inst.key]) == rec.uid
-        assert (rec.account_ref, rec.region_ref) == (f"gcp:{PROJECT}", f"gcp:{region.name}")
+        row = record_row(rec)["props"]  # the engine derives the account, region and shoot keys
+        assert (row["account_ref"], row["region_ref"]) == (f"gcp:{PROJECT}", f"gcp:{region.name}")
         expected_status = {"running": "running", "stopped": "stopped", "pending": "pending"}[inst.state]
         assert rec.status == expected_status
         if inst.shoot and inst.role != "bastion":
-            assert rec.role == "node" and rec.cluster == rec.shoot_ref == "shoot--dev--app"
+            assert rec.role == "node" and rec.cluster == row["shoot_ref"] == "shoot--dev--app"
             assert rec.cluster_name_key == f"shoot--dev--app/{inst.name}"
             assert rec.network == "shoot--dev--app"
         elif inst.role == "bastion":
@@ -160,7 +162,7 @@ def test_addresses_regional_and_global(sim: GcpSim) -> None:
     assert lb.attached_to == f"{base}/regions/europe-west1/forwardingRules/a1b2c3-rule"
     assert not ips[f"{base}/regions/europe-west1/addresses/of-deleted-ip"].attached
     glob = ips[f"{base}/global/addresses/global-ip"]
-    assert glob.region == "global" and glob.region_ref == "gcp:global"
+    assert glob.region == "global" and record_row(glob)["props"]["region_ref"] == "gcp:global"
 
 
 def test_paging_with_small_pages_reads_the_same(sim: GcpSim) -> None:

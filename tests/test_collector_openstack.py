@@ -32,6 +32,7 @@ from collectors.openstack.ips import port_devices
 from collectors.openstack.settings import OpenStackCloud
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, RegionRecord
 from collectors.scope import ScopeTask
+from graphinv.ingest.engine import record_row
 from graphinv.sim import openstack as simos
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.openstack import OpenStackSim
@@ -74,12 +75,13 @@ def test_collects_what_the_landscape_says_and_fails_only_forbidden_scopes(sim: O
     assert len(instances) == 9
     worker = instances[WORKERS[1]]
     assert (worker.uid, worker.status, worker.state, worker.role) == (ids["w1"], "running", "active", "node")
-    assert (worker.cluster, worker.shoot_ref) == ("shoot--dev--alpha", "shoot--dev--alpha")
+    row = record_row(worker)["props"]  # the engine derives the account, region and shoot keys
+    assert (worker.cluster, row["shoot_ref"]) == ("shoot--dev--alpha", "shoot--dev--alpha")
     assert worker.cluster_name_key == f"shoot--dev--alpha/{WORKERS[1]}"
     assert worker.provider_id == sim.provider_ids()["w1"]
     assert (worker.zone, worker.instance_type, worker.network) == ("az1", "g1.large", "shoot--dev--alpha")
     assert worker.private_ip and worker.private_ip.startswith("10.") and worker.public_ip is None
-    assert (worker.account_ref, worker.region_ref, worker.account_id) == ("openstack:dev-eu", "openstack:RegionOne",
+    assert (row["account_ref"], row["region_ref"], worker.account_id) == ("openstack:dev-eu", "openstack:RegionOne",
                                                                          "dev-eu")
     bastion = instances[BASTION]
     assert (bastion.role, bastion.cluster, bastion.tags) == ("bastion", None, {})

@@ -58,7 +58,6 @@ def role_of(tags: Mapping[str, str]) -> str | None:
 def _common(account_id: str, region: str, cluster: str | None) -> dict[str, Any]:
     return {
         "provider": PROVIDER, "account_id": account_id, "region": region, "cluster": cluster,
-        "account_ref": f"{PROVIDER}:{account_id}", "region_ref": f"{PROVIDER}:{region}", "shoot_ref": cluster,
     }
 
 

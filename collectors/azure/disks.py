@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import Disk
 
-from collectors.azure.common import PROVIDER, account_ref, first, lower, paged, region_ref, tags_of, text
+from collectors.azure.common import PROVIDER, first, lower, paged, tags_of, text
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, parse
 from collectors.base_settings import DEFAULT_MAX_PAGES
@@ -45,9 +45,6 @@ def disk_record(disk: Disk, subscription_id: str) -> DiskRecord:
         tags=tags,
         created=props.time_created if props is not None else None,
         cluster=cluster,
-        account_ref=account_ref(subscription_id),
-        region_ref=region_ref(location),
-        shoot_ref=cluster,
         size_gb=props.disk_size_gb if props is not None else None,
         disk_type=text(disk.sku.name) if disk.sku is not None else None,
         boot=props is not None and props.os_type is not None,

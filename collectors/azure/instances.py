@@ -13,7 +13,7 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.compute.models import VirtualMachine
 from azure.mgmt.network import NetworkManagementClient
 
-from collectors.azure.common import PROVIDER, account_ref, first, lower, paged, region_ref, tags_of, text
+from collectors.azure.common import PROVIDER, first, lower, paged, tags_of, text
 from collectors.azure.gardener import cluster_of, role_of
 from collectors.azure.ids import key, parse, vm_provider_id
 from collectors.azure.network import NicInfo, nic_index, public_ip_addresses
@@ -79,9 +79,6 @@ def instance_record(vm: VirtualMachine, subscription_id: str, nics: Mapping[str,
         tags=tags,
         created=props.time_created if props is not None else None,
         cluster=cluster,
-        account_ref=account_ref(subscription_id),
-        region_ref=region_ref(location),
-        shoot_ref=cluster,
         instance_type=text(props.hardware_profile.vm_size) if props and props.hardware_profile else None,
         status=STATUS.get(state, "unknown") if state else "unknown",
         role=role_of(tags, vm.name, cluster),

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import PublicIPAddress
 
-from collectors.azure.common import PROVIDER, account_ref, first, lower, paged, region_ref, tags_of
+from collectors.azure.common import PROVIDER, first, lower, paged, tags_of
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, nic_of_ip_configuration, parse
 from collectors.azure.network import NicInfo, nic_index
@@ -44,9 +44,6 @@ def ip_record(ip: PublicIPAddress, subscription_id: str, nics: Mapping[str, NicI
         state=lower(props.provisioning_state) if props is not None else None,
         tags=tags,
         cluster=cluster,
-        account_ref=account_ref(subscription_id),
-        region_ref=region_ref(location),
-        shoot_ref=cluster,
         address=props.ip_address if props is not None else None,
         ephemeral=False,
         allocation=lower(props.public_ip_allocation_method) if props is not None else None,

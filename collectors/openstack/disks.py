@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
-from collectors.openstack.common import PROVIDER, account_ref, listed, parse_timestamp, region_ref, string_map
+from collectors.openstack.common import PROVIDER, listed, parse_timestamp, string_map
 from collectors.openstack.gardener import cluster_from_volume_metadata
 from collectors.records import DiskRecord
 
@@ -33,9 +33,6 @@ def disk_record(volume: Any, project: str, region: str) -> DiskRecord:
         tags=metadata,
         created=parse_timestamp(volume.created_at),
         cluster=cluster,
-        account_ref=account_ref(project),
-        region_ref=region_ref(region),
-        shoot_ref=cluster,
         size_gb=volume.size,
         disk_type=volume.volume_type or None,
         boot=bool(volume.is_bootable),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
-from collectors.openstack.common import PROVIDER, account_ref, listed, parse_timestamp, region_ref, string_map
+from collectors.openstack.common import PROVIDER, listed, parse_timestamp, string_map
 from collectors.openstack.gardener import cluster_from_metadata, server_role
 from collectors.records import InstanceRecord
 
@@ -79,9 +79,6 @@ def instance_record(server: Any, project: str, region: str) -> InstanceRecord:
         tags=metadata,
         created=parse_timestamp(server.created_at),
         cluster=cluster,
-        account_ref=account_ref(project),
-        region_ref=region_ref(region),
-        shoot_ref=cluster,
         instance_type=_flavor_name(server.flavor),
         status=neutral_status(server.status, server.task_state),
         role=server_role(server.name, metadata),

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
-from collectors.openstack.common import PROVIDER, account_ref, listed, parse_timestamp, region_ref
+from collectors.openstack.common import PROVIDER, listed, parse_timestamp
 from collectors.openstack.gardener import cluster_from_floating_ip_description
 from collectors.records import IPRecord
 
@@ -40,9 +40,6 @@ def ip_record(fip: Any, port: Mapping[str, Any] | None, project: str, region: st
         tags=_tags(fip.tags),
         created=parse_timestamp(fip.created_at),
         cluster=cluster,
-        account_ref=account_ref(project),
-        region_ref=region_ref(region),
-        shoot_ref=cluster,
         address=fip.floating_ip_address,
         ephemeral=False,
         allocation="floating",

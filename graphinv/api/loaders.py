@@ -11,6 +11,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
+from graph_schema.surfaces import lookup_keys
 from graphinv.api.relations import Relation
 from graphinv.api.request_graph import RequestGraph
 from graphinv.api.selection import as_dict
@@ -20,10 +21,7 @@ PageKey = tuple[str, int, tuple[str, ...]]  # (parent uid, first, property names
 LookupKey = tuple[str, tuple[str, ...]]  # (key value, property names wanted)
 
 # The only label/property pairs a look-up may use: they are put into Cypher text.
-LOOKUP_KEYS = {
-    ("Project", "uid"), ("Seed", "uid"), ("Shoot", "uid"), ("Shoot", "technical_id"), ("Machine", "uid"),
-    ("Bastion", "uid"), ("CloudAccount", "uid"), ("Instance", "uid"), ("Disk", "uid"), ("IP", "uid"),
-}
+LOOKUP_KEYS = lookup_keys()
 
 
 class Loaders:

@@ -1,29 +1,51 @@
-"""The node types and their traversals, in both directions along every edge of the model.
+"""The node types and their traversals, built from the model (graph_schema.surfaces).
 
-Scalar fields are the node's stored properties. Every field that walks an edge goes through a
-DataLoader (graphinv/api/loaders.py), so a query costs one round trip per level, not per row.
-Lists along an edge take `first` (ordered by uid); use the root connections to page further.
+Each inventory label the API serves becomes one object type: its scalar fields are the label's
+published properties, its edge fields the relationships the model declares, in both directions.
+Nothing here lists a property or an edge; a label added to the model gets its type from here.
+Every field that walks an edge goes through a DataLoader (graphinv/api/loaders.py), so a query costs
+one round trip per level, not per row. Lists along an edge take `first` (ordered by uid); use the
+root connections to page further.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import strawberry
+from neomodel import ArrayProperty, BooleanProperty, DateTimeNeo4jFormatProperty, IntegerProperty, JSONProperty
+from neomodel.properties import Property
 from strawberry.scalars import JSON
+from strawberry.utils.str_converters import to_camel_case
 
-from graphinv.api import relations as rel
+from graph_schema.base import GraphNode
+from graph_schema.surfaces import api_classes, api_edges, api_properties
 from graphinv.api.context import Info
-from graphinv.api.relations import Relation
+from graphinv.api.relations import Relation, relation
 from graphinv.api.selection import requested_props
 
 DEFAULT_FIRST = 100
 # Edges with few nodes per parent (a VM's disks and IPs, a shoot's bastions) default to fewer, which
 # keeps the cost estimate of natural deep queries within the limit.
 SMALL_FIRST = 10
+SMALL_EDGES = frozenset({"Shoot.bastions", "Instance.disks", "Instance.ips"})
+# What an edge field means where its name alone does not say it (the API's words, not the model's).
+EDGE_DESCRIPTIONS = {
+    "Seed.shoots": "Shoots whose control plane this seed hosts.",
+    "Shoot.owned_instances": "VMs carrying this shoot's cluster tag, label or resource group.",
+    "Shoot.owned_disks": "Disks carrying this shoot's cluster tag, label or resource group.",
+    "Shoot.owned_ips": "Public IPs carrying this shoot's cluster tag, label or resource group.",
+    "Machine.instance": "The VM this machine runs on.",
+    "Instance.machine": "The Machine running on this VM; null for a VM no Machine claims.",
+    "Instance.shoot": "The shoot whose cluster tag the VM carries, while that shoot exists.",
+    "Disk.instance": "The (first) VM the disk is attached to.",
+    "IP.instance": "The VM the address resolves to, when it does.",
+}
 N = TypeVar("N", bound="GraphNodeType")
 
 
@@ -33,7 +55,16 @@ def _native(value: Any) -> Any:
 
 
 class GraphNodeType:
-    """Builds a node type from a node's properties: each declared field takes the property of its name."""
+    """Base of the node types: each scalar field takes the stored property of its name."""
+
+    __json_fields__: ClassVar[frozenset[str]] = frozenset()
+
+    if TYPE_CHECKING:  # the fields come from the model when the module loads
+        uid: str
+
+        def __init__(self, **fields: Any) -> None: ...
+
+        def __getattr__(self, name: str) -> Any: ...
 
     @classmethod
     def from_props(cls: type[N], props: dict[str, Any]) -> N:
@@ -42,7 +73,7 @@ class GraphNodeType:
             if not f.init:
                 continue
             value = _native(props.get(f.name))
-            if f.name == "tags" and isinstance(value, str):
+            if f.name in cls.__json_fields__ and isinstance(value, str):
                 value = json.loads(value)  # stored as a JSON string: Neo4j properties hold no maps
             values[f.name] = value
         return cls(**values)
@@ -61,253 +92,69 @@ async def _one(info: Info, relation: Relation, uid: str, cls: type[N]) -> N | No
     return cls.from_props(rows[0]) if rows else None
 
 
-@strawberry.type(description="A Gardener project (uid = its name).")
-class Project(GraphNodeType):
-    uid: str
-    name: str | None
-    namespace: str | None
-    owner: str | None
-    purpose: str | None
-    phase: str | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field
-    async def shoots(self, info: Info, first: int = DEFAULT_FIRST) -> list[Shoot]:
-        return await _many(info, rel.PROJECT_SHOOTS, self.uid, first, Shoot)
+# The named types other modules import; a label added to the model gets its type in TYPES.
+class Project(GraphNodeType): ...
+class Seed(GraphNodeType): ...
+class Shoot(GraphNodeType): ...
+class Machine(GraphNodeType): ...
+class Bastion(GraphNodeType): ...
+class CloudAccount(GraphNodeType): ...
+class Instance(GraphNodeType): ...
+class Disk(GraphNodeType): ...
+class IP(GraphNodeType): ...
 
 
-@strawberry.type(description="A Gardener seed (uid = its name).")
-class Seed(GraphNodeType):
-    uid: str
-    name: str | None
-    provider: str | None
-    region: str | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field(description="Shoots whose control plane this seed hosts.")
-    async def shoots(self, info: Info, first: int = DEFAULT_FIRST) -> list[Shoot]:
-        return await _many(info, rel.SEED_SHOOTS, self.uid, first, Shoot)
+def _scalar(name: str, prop: Property) -> Any:
+    if name == "uid":
+        return str
+    if isinstance(prop, ArrayProperty):
+        return list[str] | None
+    if isinstance(prop, JSONProperty):
+        return JSON | None
+    kind = {BooleanProperty: bool, IntegerProperty: int, DateTimeNeo4jFormatProperty: datetime}.get(type(prop), str)
+    return kind | None
 
 
-@strawberry.type(description="A shoot cluster (uid = `<namespace>/<name>`; technicalId = `shoot--<project>--<name>`).")
-class Shoot(GraphNodeType):
-    uid: str
-    name: str | None
-    namespace: str | None
-    technical_id: str | None
-    provider: str | None
-    region: str | None
-    cloud_profile: str | None
-    seed_name: str | None
-    hibernated: bool | None
-    purpose: str | None
-    created_by: str | None
-    workers: list[str] | None
-    kubernetes_version: str | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
+def _edge_resolver(rel: Relation, target: type[GraphNodeType], single: bool,
+                   first: int) -> Callable[..., Awaitable[Any]]:
+    if single:
+        async def one(self: GraphNodeType, info: Info) -> Any:
+            return await _one(info, rel, self.uid, target)
+        one.__annotations__ = {"info": Info, "return": target | None}
+        return one
 
-    @strawberry.field
-    async def project(self, info: Info) -> Project | None:
-        return await _one(info, rel.SHOOT_PROJECT, self.uid, Project)
-
-    @strawberry.field
-    async def seed(self, info: Info) -> Seed | None:
-        return await _one(info, rel.SHOOT_SEED, self.uid, Seed)
-
-    @strawberry.field
-    async def machines(self, info: Info, first: int = DEFAULT_FIRST) -> list[Machine]:
-        return await _many(info, rel.SHOOT_MACHINES, self.uid, first, Machine)
-
-    @strawberry.field
-    async def bastions(self, info: Info, first: int = SMALL_FIRST) -> list[Bastion]:
-        return await _many(info, rel.SHOOT_BASTIONS, self.uid, first, Bastion)
-
-    @strawberry.field(description="VMs carrying this shoot's cluster tag, label or resource group.")
-    async def owned_instances(self, info: Info, first: int = DEFAULT_FIRST) -> list[Instance]:
-        return await _many(info, rel.SHOOT_INSTANCES, self.uid, first, Instance)
-
-    @strawberry.field(description="Disks carrying this shoot's cluster tag, label or resource group.")
-    async def owned_disks(self, info: Info, first: int = DEFAULT_FIRST) -> list[Disk]:
-        return await _many(info, rel.SHOOT_DISKS, self.uid, first, Disk)
-
-    @strawberry.field(description="Public IPs carrying this shoot's cluster tag, label or resource group.")
-    async def owned_ips(self, info: Info, first: int = DEFAULT_FIRST) -> list[IP]:
-        return await _many(info, rel.SHOOT_IPS, self.uid, first, IP)
+    async def many(self: GraphNodeType, info: Info, first: int = first) -> Any:
+        return await _many(info, rel, self.uid, first, target)
+    many.__annotations__ = {"info": Info, "first": int, "return": list[target]}  # type: ignore[valid-type]
+    return many
 
 
-@strawberry.type(description="A machine-controller-manager Machine (uid = `<seed>/<namespace>/<name>`).")
-class Machine(GraphNodeType):
-    uid: str
-    name: str | None
-    namespace: str | None
-    seed_name: str | None
-    provider_id: str | None
-    phase: str | None
-    node_name: str | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field
-    async def shoot(self, info: Info) -> Shoot | None:
-        return await _one(info, rel.MACHINE_SHOOT, self.uid, Shoot)
-
-    @strawberry.field(description="The VM this machine runs on.")
-    async def instance(self, info: Info) -> Instance | None:
-        return await _one(info, rel.MACHINE_INSTANCE, self.uid, Instance)
+def _description(cls: type[GraphNode]) -> str | None:
+    """The first paragraph of the model class's own docstring (not one it inherits)."""
+    doc = cls.__dict__.get("__doc__")
+    return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split()) if doc else None
 
 
-@strawberry.type(description="A Gardener Bastion (uid = `<namespace>/<name>`).")
-class Bastion(GraphNodeType):
-    uid: str
-    name: str | None
-    namespace: str | None
-    shoot_name: str | None
-    seed_name: str | None
-    provider: str | None
-    ingress_ip: str | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field
-    async def shoot(self, info: Info) -> Shoot | None:
-        return await _one(info, rel.BASTION_SHOOT, self.uid, Shoot)
-
-
-@strawberry.type(description="An AWS account, GCP project, Azure subscription or OpenStack project "
-                             "(uid = `<provider>:<id>`).")
-class CloudAccount(GraphNodeType):
-    uid: str
-    provider: str | None
-    account_id: str | None
-    name: str | None
-
-    @strawberry.field
-    async def instances(self, info: Info, first: int = DEFAULT_FIRST) -> list[Instance]:
-        return await _many(info, rel.ACCOUNT_INSTANCES, self.uid, first, Instance)
-
-    @strawberry.field
-    async def disks(self, info: Info, first: int = DEFAULT_FIRST) -> list[Disk]:
-        return await _many(info, rel.ACCOUNT_DISKS, self.uid, first, Disk)
-
-    @strawberry.field
-    async def ips(self, info: Info, first: int = DEFAULT_FIRST) -> list[IP]:
-        return await _many(info, rel.ACCOUNT_IPS, self.uid, first, IP)
+def _build_types() -> dict[str, type[GraphNodeType]]:
+    named = {cls.__name__: cls for cls in (Project, Seed, Shoot, Machine, Bastion, CloudAccount, Instance, Disk, IP)}
+    models = api_classes()
+    types: dict[str, type[GraphNodeType]] = {
+        m.__label__: named.get(m.__label__) or type(m.__label__, (GraphNodeType,), {}) for m in models}
+    for model in models:
+        label = model.__label__
+        cls = types[label]
+        props = api_properties(model)
+        cls.__annotations__ = {name: _scalar(name, prop) for name, prop in props.items()}
+        cls.__json_fields__ = frozenset(n for n, p in props.items() if isinstance(p, JSONProperty))
+        for name, rel_type, direction, target, single in api_edges(model):
+            key = f"{label}.{name}"
+            first = SMALL_FIRST if key in SMALL_EDGES else DEFAULT_FIRST
+            resolver = _edge_resolver(relation(f"{label}.{to_camel_case(name)}", label, rel_type, direction, target),
+                                      types[target], single, first)
+            resolver.__name__ = name
+            setattr(cls, name, strawberry.field(resolver=resolver, description=EDGE_DESCRIPTIONS.get(key)))
+        strawberry.type(cls, description=_description(model))
+    return types
 
 
-@strawberry.type(description="A VM of any cloud. `status` is provider-neutral; `state` is the provider's own.")
-class Instance(GraphNodeType):
-    uid: str
-    provider: str | None
-    account_id: str | None
-    region: str | None
-    zone: str | None
-    name: str | None
-    state: str | None
-    status: str | None
-    role: str | None
-    instance_type: str | None
-    private_ip: str | None
-    public_ip: str | None
-    network: str | None
-    provider_id: str | None
-    cluster: str | None
-    tags: JSON | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field(description="The Machine running on this VM; null for a VM no Machine claims.")
-    async def machine(self, info: Info) -> Machine | None:
-        return await _one(info, rel.INSTANCE_MACHINE, self.uid, Machine)
-
-    @strawberry.field(description="The shoot whose cluster tag the VM carries, while that shoot exists.")
-    async def shoot(self, info: Info) -> Shoot | None:
-        return await _one(info, rel.INSTANCE_SHOOT, self.uid, Shoot)
-
-    @strawberry.field
-    async def account(self, info: Info) -> CloudAccount | None:
-        return await _one(info, rel.INSTANCE_ACCOUNT, self.uid, CloudAccount)
-
-    @strawberry.field
-    async def disks(self, info: Info, first: int = SMALL_FIRST) -> list[Disk]:
-        return await _many(info, rel.INSTANCE_DISKS, self.uid, first, Disk)
-
-    @strawberry.field
-    async def ips(self, info: Info, first: int = SMALL_FIRST) -> list[IP]:
-        return await _many(info, rel.INSTANCE_IPS, self.uid, first, IP)
-
-
-@strawberry.type(description="A block volume / managed disk of any cloud.")
-class Disk(GraphNodeType):
-    uid: str
-    provider: str | None
-    account_id: str | None
-    region: str | None
-    zone: str | None
-    name: str | None
-    state: str | None
-    size_gb: int | None
-    disk_type: str | None
-    boot: bool | None
-    attached: bool | None
-    attached_instances: list[str] | None
-    last_attached: datetime | None
-    last_detached: datetime | None
-    cluster: str | None
-    tags: JSON | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field(description="The (first) VM the disk is attached to.")
-    async def instance(self, info: Info) -> Instance | None:
-        return await _one(info, rel.DISK_INSTANCE, self.uid, Instance)
-
-    @strawberry.field
-    async def shoot(self, info: Info) -> Shoot | None:
-        return await _one(info, rel.DISK_SHOOT, self.uid, Shoot)
-
-    @strawberry.field
-    async def account(self, info: Info) -> CloudAccount | None:
-        return await _one(info, rel.DISK_ACCOUNT, self.uid, CloudAccount)
-
-
-@strawberry.type(description="A public IP address (Elastic IP, static or ephemeral address, floating IP).")
-class IP(GraphNodeType):
-    uid: str
-    provider: str | None
-    account_id: str | None
-    region: str | None
-    zone: str | None
-    name: str | None
-    state: str | None
-    address: str | None
-    ephemeral: bool | None
-    allocation: str | None
-    attached: bool | None
-    attached_to: str | None
-    cluster: str | None
-    tags: JSON | None
-    created: datetime | None
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-    @strawberry.field(description="The VM the address resolves to, when it does.")
-    async def instance(self, info: Info) -> Instance | None:
-        return await _one(info, rel.IP_INSTANCE, self.uid, Instance)
-
-    @strawberry.field
-    async def shoot(self, info: Info) -> Shoot | None:
-        return await _one(info, rel.IP_SHOOT, self.uid, Shoot)
-
-    @strawberry.field
-    async def account(self, info: Info) -> CloudAccount | None:
-        return await _one(info, rel.IP_ACCOUNT, self.uid, CloudAccount)
+TYPES: dict[str, type[GraphNodeType]] = _build_types()

@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from collectors.scope import Scope
+from graph_schema.surfaces import INVENTORY_CLASSES, is_cloud
 from graphinv.collect import CollectionSummary, run_tasks
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.db import Graph
@@ -22,10 +23,9 @@ EXIT_SCOPES_FAILED = 4
 
 # One label at a time, so every part is a count-store lookup or a label scan, never all nodes.
 STATS_QUERY = "\nUNION ALL\n".join(
-    [f"MATCH (n:{label}) RETURN '{label}' AS label, 'gardener' AS provider, count(n) AS count"
-     for label in ("Project", "Seed", "Shoot", "Machine", "Bastion")]
-    + [f"MATCH (n:{label}) RETURN '{label}' AS label, n.provider AS provider, count(n) AS count"
-       for label in ("CloudAccount", "Region", "Instance", "Disk", "IP")]
+    f"MATCH (n:{cls.__label__}) RETURN '{cls.__label__}' AS label, "
+    f"{'n.provider' if is_cloud(cls) else repr('gardener')} AS provider, count(n) AS count"
+    for cls in INVENTORY_CLASSES
 )
 
 

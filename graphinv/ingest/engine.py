@@ -20,6 +20,7 @@ from collectors.records import Record
 from collectors.scope import Scope
 from graph_schema.cloud import PROVIDER_LABELS
 from graph_schema.registry import property_names
+from graph_schema.surfaces import derive_keys
 from graphinv.db import Graph
 from graphinv.ingest.cypher import sweep_query, upsert_query
 from graphinv.redact import redact
@@ -59,6 +60,7 @@ def record_row(record: Record) -> dict[str, Any]:
             raise TypeError(f"{cls.__name__} has fields the {cls.label} model does not declare: {sorted(unknown)}")
         _checked.add(cls)
     props = {f.name: _value(getattr(record, f.name)) for f in dataclasses.fields(record) if f.name != "uid"}
+    derive_keys(cls.label, props)  # link keys the model derives (a resource's account, region, shoot)
     if not record.uid:
         raise ValueError(f"{cls.__name__} without uid: {props.get('name')!r}")
     return {"uid": record.uid, "props": props}
