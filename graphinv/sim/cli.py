@@ -13,7 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from graphinv.settings.types import parse_duration
 from graphinv.sim.generate import generate, resource_counts
+from graphinv.sim.http import set_latency
 from graphinv.sim.landscape import LandscapeError, dump_landscape, load_landscape
 from graphinv.sim.runtime import SimulatedLandscape
 
@@ -56,6 +58,9 @@ def serve_command(
     churn: Annotated[float, typer.Option("--churn", help="Keep about RATE API events per second going: machines, "
                                                          "shoots, hibernation, token expiry (0 = a still landscape).")]
     = 0.0,
+    latency: Annotated[str, typer.Option("--latency", help="Delay every API answer by about this long "
+                                                           "(e.g. 150ms; +/- 30% jitter), like a real cloud.")]
+    = "0s",
 ) -> None:
     """Serve a landscape until Ctrl-C or SIGTERM."""
     if aws_engine not in ("native", "moto"):
@@ -64,6 +69,12 @@ def serve_command(
     if churn < 0:
         err.print("[bold red]error:[/] --churn must be 0 or more events per second")
         raise typer.Exit(2)
+    try:
+        delay = parse_duration(latency).total_seconds()
+    except ValueError as exc:
+        err.print(f"[bold red]error:[/] --latency: {exc}")
+        raise typer.Exit(2) from None
+    set_latency(delay)
     try:
         landscape = load_landscape(landscape_file)
     except (LandscapeError, OSError) as exc:
@@ -91,6 +102,8 @@ def serve_command(
                 mover = Churn(sim.gardener.api, sim.clouds.get("aws"), seed=landscape.seed)
                 mover.start(churn)
                 out.print(f"churn      about {churn:g} events/s")
+            if delay:
+                out.print(f"latency    about {delay * 1000:g} ms per request")
             out.print("serving; Ctrl-C to stop")
             while not stop.wait(0.5):
                 pass

@@ -7,8 +7,10 @@ TLS and request parsing, so the API modules stay about their API's paths and pay
 from __future__ import annotations
 
 import json
+import random
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +56,31 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+@dataclass
+class Latency:
+    """Delay before every answer, so collection is I/O-bound the way real clouds make it:
+    `mean` seconds per request, uniformly spread over mean +/- jitter * mean."""
+
+    mean: float = 0.0
+    jitter: float = 0.3
+
+    def sample(self) -> float:
+        if self.mean <= 0:
+            return 0.0
+        spread = self.mean * self.jitter
+        return max(0.0, random.uniform(self.mean - spread, self.mean + spread))
+
+
+# One setting for every simulated API of this process (`graphinv sim serve --latency`).
+LATENCY = Latency()
+
+
+def set_latency(mean: float, jitter: float = 0.3) -> None:
+    if mean < 0 or not 0 <= jitter <= 1:
+        raise ValueError("latency must be >= 0 and jitter between 0 and 1")
+    LATENCY.mean, LATENCY.jitter = mean, jitter
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -80,6 +107,9 @@ class SimHTTPServer:
                     method=self.command, path=split.path, query=parse_qs(split.query, keep_blank_values=True),
                     headers={k.lower(): v for k, v in self.headers.items()}, body=body,
                 )
+                delay = LATENCY.sample()
+                if delay:
+                    time.sleep(delay)
                 try:
                     response = outer.handler(request)
                 except Exception as exc:  # a simulator bug must show up as a 500, not a hang
