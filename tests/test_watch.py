@@ -234,8 +234,11 @@ def test_scheduler_runs_watches_instead_of_gardener_reads_and_readyz_reports_wat
     try:
         wait_for(lambda: readyz()[0] == 200, 180, "ready with every watch up")
         gardener_api(sim).set_seed_access("aws-2", "forbidden")
-        _code, why = wait_for(lambda: (lambda r: r if r[0] == 503 else None)(readyz()), 90, "readyz to say")
-        assert "watches down: aws-2/Machine" in why
+        def refused() -> str | None:
+            code, why = readyz()
+            return why if code == 503 else None
+
+        assert "watches down: aws-2/Machine" in str(wait_for(refused, 90, "readyz to report the watch"))
         metrics = service.metrics.exposition().decode()
         assert 'graphinv_watch_connected{watch="aws-2/Machine"} 0.0' in metrics
         assert 'graphinv_watch_connected{watch="aws-1/Machine"} 1.0' in metrics

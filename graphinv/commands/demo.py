@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -88,10 +88,10 @@ def demo(
               highlight=False, markup=False)
     if once:
         return
-    _serve_until_interrupted(cfg, api_port)
+    _serve_until_interrupted(cfg, api_port, world)
 
 
-def _serve_until_interrupted(cfg: Settings, api_port: int) -> None:
+def _serve_until_interrupted(cfg: Settings, api_port: int, world: Any = None) -> None:
     """Keep the GraphQL API (and Neo4j) up for exploring until Ctrl-C or SIGTERM."""
     port = api_port if not port_in_use(api_port) else free_port()
     graph = Graph(cfg.neo4j)
@@ -103,7 +103,11 @@ def _serve_until_interrupted(cfg: Settings, api_port: int) -> None:
             out.print(f"GraphQL API with GraphiQL: {url}/graphql")
             out.print("Neo4j and the API keep running; press Ctrl-C to leave the demo "
                       "(`graphinv neo4j stop` stops Neo4j).")
-            with contextlib.suppress(KeyboardInterrupt):
+            with contextlib.ExitStack() as live, contextlib.suppress(KeyboardInterrupt):
+                if world is not None:  # keep watching the simulated landscape as it changes
+                    from graphinv.commands.watch import watching_simulation
+
+                    live.enter_context(watching_simulation(graph, world))
                 done.wait()
     finally:
         graph.close()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
 from graphinv.commands.common import config, connected, fail, out
+from graphinv.db import Graph
 from graphinv.watch.service import WatchService
 from graphinv.watch.settings import WatchSettings
 from graphinv.watch.stream import Change, ResourceWatch
@@ -74,3 +79,32 @@ def watch(
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     out.print("stopped", highlight=False)
+
+
+@contextlib.contextmanager
+def watching_simulation(graph: Graph, world: Any, churn_rate: float = 0.5) -> Iterator[WatchService]:
+    """For `graphinv demo`: serve `world` again (same deterministic ids), keep it moving with
+    graphinv.sim.churn, and watch it into `graph`, printing each applied change."""
+    from graphinv.sim.churn import Churn  # the simulator is a demo harness: imported only here
+    from graphinv.sim.runtime import SimulatedLandscape
+
+    lock = threading.Lock()
+
+    def print_changes(resource_watch: ResourceWatch, changes: list[Change], committed: float) -> None:
+        with lock:
+            for change in changes:
+                if not change.initial:
+                    out.print(event_line(resource_watch, change, committed), highlight=False, markup=False)
+
+    with tempfile.TemporaryDirectory(prefix="graphinv-demo-watch-") as workdir, \
+            SimulatedLandscape(world, Path(workdir)) as sim:
+        assert sim.gardener is not None
+        service = WatchService(graph, sim.config()["sources"], WatchSettings(), listeners=[print_changes]).start()
+        churn = Churn(sim.gardener.api, sim.clouds.get("aws"), seed=world.seed)
+        churn.start(churn_rate)
+        out.print(f"Watching the landscape while it changes (about {churn_rate:g} API events/s):", highlight=False)
+        try:
+            yield service
+        finally:
+            churn.stop()
+            service.stop()

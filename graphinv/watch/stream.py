@@ -394,7 +394,11 @@ class ResourceWatch:
                 except queue.Empty:
                     break
             try:
-                self._apply(batch)
+                try:
+                    self._apply(batch)
+                except Exception as first:  # e.g. a node deleted under a concurrent statement: once more
+                    log.info("watch %s: retrying a batch after %s", self.name, type(first).__name__)
+                    self._apply(batch)
             except Exception as exc:
                 # The graph refused the batch: nothing after it may be confirmed. Re-list once the
                 # graph answers again; the list reconciles whatever this batch held.
