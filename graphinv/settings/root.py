@@ -30,6 +30,7 @@ from graphinv.settings.collect import CollectSettings
 from graphinv.settings.neo4j import Neo4jConnection
 from graphinv.settings.types import Section
 from graphinv.sources import SOURCES
+from graphinv.watch.settings import WatchSettings
 
 
 class Settings(Section):
@@ -45,6 +46,7 @@ class Settings(Section):
     api: ApiSettings = Field(default_factory=ApiSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
     # Sections of later parts mount here, one line each.
 
     _source_path: Path | None = PrivateAttr(default=None)
