@@ -8,7 +8,7 @@ this process on the same server.
 4. `changes --since 24h` (graphinv.history.store.list_changes, the query the CLI runs) over
    `--stored` changes spread over 90 days: median of `--repeat` runs.
 
-Usage: python bench/history.py [--instances 100000] [--stored 1000000] [--repeat 15]
+Usage: python -m bench.history [--instances 100000] [--stored 1000000] [--repeat 15]
 """
 
 from __future__ import annotations
