@@ -15,9 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from collectors.settings import SourcesSettings
-from graphinv.api import create_app
 from graphinv.api.settings import ApiSettings
-from graphinv.api.threaded import free_port, serving
 from graphinv.commands.collect import collect_into, print_summary
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.commands.orphans import TABLE_COLUMNS
@@ -93,6 +91,9 @@ def demo(
 
 def _serve_until_interrupted(cfg: Settings, api_port: int, world: Any = None) -> None:
     """Keep the GraphQL API (and Neo4j) up for exploring until Ctrl-C or SIGTERM."""
+    from graphinv.api.app import create_app  # the web stack only when serving
+    from graphinv.api.threaded import free_port, serving
+
     port = api_port if not port_in_use(api_port) else free_port()
     graph = Graph(cfg.neo4j)
     app = create_app(graph, ApiSettings(port=port), orphans=cfg.orphans)

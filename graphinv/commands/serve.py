@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
-from graphinv.api import create_app
 from graphinv.api.settings import require_token_off_loopback
 from graphinv.commands.common import config, err, fail, out
 from graphinv.db import Graph, GraphUnavailable
@@ -22,6 +20,10 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug")] = "info",
 ) -> None:
     """Serve the read-only GraphQL API: /graphql (GraphiQL in a browser), /healthz, /readyz."""
+    import uvicorn  # here, not at the top: `graphinv --help` should not load the web stack
+
+    from graphinv.api.app import create_app
+
     cfg = config()
     try:
         settings = cfg.api.model_copy()

@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from graphinv.commands.common import config, connected, fail, out
 from graphinv.db import Graph
-from graphinv.watch.service import WatchService
 from graphinv.watch.settings import WatchSettings
-from graphinv.watch.stream import Change, ResourceWatch
+
+if TYPE_CHECKING:  # the Kubernetes client and cloud SDKs load only when watching
+    from graphinv.watch.service import WatchService
+    from graphinv.watch.stream import Change, ResourceWatch
 
 
 def event_line(watch: ResourceWatch, change: Change, committed: float) -> str:
@@ -57,6 +59,8 @@ def watch(
         stop.set()
 
     with connected(cfg) as graph:
+        from graphinv.watch.service import WatchService
+
         service = WatchService(graph, cfg.sources, settings, listeners=[print_changes])
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -99,6 +103,8 @@ def watching_simulation(graph: Graph, world: Any, churn_rate: float = 0.5) -> It
     with tempfile.TemporaryDirectory(prefix="graphinv-demo-watch-") as workdir, \
             SimulatedLandscape(world, Path(workdir)) as sim:
         assert sim.gardener is not None
+        from graphinv.watch.service import WatchService
+
         service = WatchService(graph, sim.config()["sources"], WatchSettings(), listeners=[print_changes]).start()
         churn = Churn(sim.gardener.api, sim.clouds.get("aws"), seed=world.seed)
         churn.start(churn_rate)
