@@ -58,6 +58,7 @@ def test_neo4j_killed_mid_collection_then_restarted(crashable: LocalNeo4j, tmp_p
             install_schema(graph)
             finished: list[str] = []
             killed = threading.Event()
+            killed_at: list[float] = []
 
             def progress(scope: Scope, status: str, count: int) -> None:
                 if status in ("complete", "failed"):
@@ -66,10 +67,10 @@ def test_neo4j_killed_mid_collection_then_restarted(crashable: LocalNeo4j, tmp_p
                 if finished and status == "reading" and scope.source != "gardener" and not killed.is_set():
                     killed.set()
                     _kill(crashable)
+                    killed_at.append(time.monotonic())
 
-            began = time.monotonic()
             summary: CollectionSummary = run_tasks(Ingest(graph), tasks, concurrency=4, progress=progress)
-            took = time.monotonic() - began
+            took = time.monotonic() - killed_at[0]
         finally:
             graph.close()
         assert killed.is_set()
@@ -78,8 +79,9 @@ def test_neo4j_killed_mid_collection_then_restarted(crashable: LocalNeo4j, tmp_p
         unfinished = [r for r in summary.results if r.status != "complete"]
         assert unfinished
         assert all(r.total_swept == 0 for r in unfinished)
-        # Bounded: the driver's retry window (3 s here) and a reader's way to its next record, not a hang.
-        assert took < 120, took
+        # Bounded after the kill: the driver's retry window (3 s here) and a reader's way to its next
+        # record, not a hang. Generous, the machine is shared.
+        assert took < 90, took
 
         crashable.start()
         with Graph(Neo4jConnection(uri=crashable.bolt_uri)) as graph:
