@@ -115,5 +115,10 @@ class Bastion(InventoryNode):
     ingress_ip = StringProperty()
     created = DateTimeNeo4jFormatProperty()
     shoot_ref = StringProperty(index=True)  # Shoot uid (namespace/name)
+    vm_name = StringProperty(index=True)  # the VM name the provider extension gives this bastion
 
     shoot = LinkFrom("graph_schema.gardener.Shoot", "HAS_BASTION", via="shoot_ref")
+    # The bastion's VM: by the name its provider extension gives it (collectors/gardener/mapping.py,
+    # docs/ownership.md), or by the address in status.ingress.
+    vm = LinkTo("graph_schema.cloud.Instance", "USES_VM", via="vm_name", target_key="name")
+    vm_by_ingress = LinkTo("graph_schema.cloud.Instance", "USES_VM", via="ingress_ip", target_key="public_ip")

@@ -4,8 +4,9 @@
 //   and began after the VM existed: its own scope, the shoots (if its shoot is gone) and the machines
 //   of its shoot's seed; and a Machine or shoot that pointed at it must not have changed or gone
 //   after the VM's last read (`owner_changed_at`, set by watches: the Gardener side may be seconds
-//   old while the cloud side is an hour old). Otherwise it is reported as `unverified`, with the reason. Bastions,
-//   terminated VMs and VMs of hibernated shoots are never called orphans.
+//   old while the cloud side is an hour old). Otherwise it is reported as `unverified`, with the reason.
+//   Terminated VMs and VMs of hibernated shoots are never called orphans; bastion VMs are judged by
+//   the Bastion objects (the second part).
 // params: provider, account, project, cutoff, fresh_after
 // index: Instance(cluster) scan or Instance(provider)/Instance(account_id) seek; Collection(uid) seeks
 // A missing $fresh_after means: reads older than 6 hours prove nothing.
@@ -47,4 +48,36 @@ RETURN
   'instance' AS kind, i.provider AS provider, i.uid AS uid, i.name AS name, i.account_id AS account,
   i.region AS region, i.zone AS zone, i.state AS state, i.cluster AS shoot, i.instance_type AS instance_type,
   null AS size_gb, null AS disk_type, i.public_ip AS address, born AS created, i.first_seen AS first_seen
+ORDER BY provider, account, uid
+UNION ALL
+// Bastion VMs that no Bastion object claims (by the VM name its provider extension gives it, or by its
+// status.ingress address): left behind when the object went. An orphan only when the garden's Bastions
+// were read completely and recently, after the VM existed; otherwise unverified.
+WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
+MATCH (i:Instance {role: 'bastion'})
+WHERE ($provider IS NULL OR i.provider = $provider)
+  AND ($account IS NULL OR i.account_id = $account)
+  AND ($project IS NULL OR i.name STARTS WITH 'shoot--' + $project + '--')
+  AND NOT coalesce(i.status, 'unknown') IN ['terminated', 'shutting-down']
+  AND NOT EXISTS { (:Bastion)-[:USES_VM]->(i) }
+WITH i, coalesce(i.created, i.first_seen) AS born, fresh_after
+WHERE $cutoff IS NULL OR born <= $cutoff
+OPTIONAL MATCH (own:Collection {uid: i.scope})
+OPTIONAL MATCH (bastions:Collection {uid: 'gardener:garden:global:Bastion'})
+WITH i, born,
+  CASE
+    WHEN own.last_complete_started IS NULL OR own.last_complete_started < fresh_after
+      THEN 'its own scope ' + i.scope + ' was not read completely and recently'
+    WHEN bastions.last_complete_started IS NULL OR bastions.last_complete_started < fresh_after
+      THEN 'Bastions were not read completely and recently'
+    WHEN born >= bastions.last_complete_started
+      THEN 'the VM is newer than the last complete read of Bastions'
+  END AS doubt
+RETURN
+  CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict,
+  coalesce(doubt, 'a bastion VM whose Bastion object no longer exists') AS reason,
+  'instance' AS kind, i.provider AS provider, i.uid AS uid, i.name AS name, i.account_id AS account,
+  i.region AS region, i.zone AS zone, i.state AS state, i.cluster AS shoot, i.instance_type AS instance_type,
+  null AS size_gb, null AS disk_type, i.public_ip AS address, coalesce(i.created, i.first_seen) AS created,
+  i.first_seen AS first_seen
 ORDER BY provider, account, uid

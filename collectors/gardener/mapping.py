@@ -6,6 +6,7 @@ that is absent becomes None, so one odd object cannot stop a whole read.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -124,7 +125,23 @@ def bastion_record(obj: dict[str, Any]) -> BastionRecord:
         ingress_ip=_str(_get(obj, "status", "ingress", "ip")) or _str(_get(obj, "status", "ingress", "hostname")),
         created=parse_time(_get(obj, "metadata", "creationTimestamp")),
         shoot_ref=f"{namespace}/{shoot_name}" if shoot_name else None,
+        vm_name=bastion_vm_name(_str(_get(obj, "spec", "providerType")), namespace, shoot_name, name),
     )
+
+
+def bastion_vm_name(provider: str | None, namespace: str, shoot_name: str | None, bastion: str) -> str | None:
+    """The name the provider extension's bastion controller gives the VM (docs/ownership.md): AWS
+    `<technical id>-<bastion>-bastion`; GCP, Azure and OpenStack `<technical id>-<bastion>` cut to 33
+    characters, then `-bastion-` and the first 5 hex digits of the uncut name's SHA-256."""
+    if not provider or not shoot_name or not bastion or not namespace.startswith("garden"):
+        return None
+    project = namespace.removeprefix("garden-") if namespace != "garden" else "garden"
+    base = f"shoot--{project}--{shoot_name}-{bastion}"
+    if provider == "aws":
+        return f"{base}-bastion"
+    if provider in ("gcp", "azure", "openstack"):
+        return f"{base[:33]}-bastion-{hashlib.sha256(base.encode()).hexdigest()[:5]}"
+    return None
 
 
 def machine_record(obj: dict[str, Any], seed_name: str) -> MachineRecord:

@@ -57,6 +57,7 @@ PLANT_CASES: dict[str, str] = {
     "unattached-disk-of-live-shoot": "informational",
     "vm-without-cluster-tag": "unowned",
     "bastion-object": "not-orphan",
+    "left-behind-bastion": "orphan",
 }
 
 
@@ -308,6 +309,23 @@ def _plant_cases(b: _Builder) -> None:
     _plant_gone_shoots(b, total)
     _plant_machine_cases(b, readable, total)
     _plant_free_resources(b, readable, total)
+    _plant_left_behind_bastions(b, readable)
+
+
+def _plant_left_behind_bastions(b: _Builder, readable: list[Shoot]) -> None:
+    """One bastion VM per provider whose Bastion object is gone (Gardener deleted the object but
+    not the VM). Planted last and without the random generator, so every other plant stays as it was."""
+    for provider in PROVIDERS:
+        shoot = next((s for s in readable if s.provider == provider), None)
+        if shoot is None:
+            continue
+        region = b.region(shoot.provider, shoot.account, shoot.region)
+        bastion_name = f"cli-{hashlib.sha256(shoot.technical_id.encode()).hexdigest()[:5]}"
+        region.instances.append(Instance(
+            key=b.key("vm"), name=bastion_vm_name(provider, shoot.technical_id, bastion_name),
+            zone=shoot.workers[0].zones[0], type=PROVIDERS[provider].bastion_type,
+            shoot=f"{shoot.project}/{shoot.name}", role="bastion", public_ip=True,
+            plant=plant("left-behind-bastion", f"VM of {shoot.technical_id}; Bastion {bastion_name} is gone")))
 
 
 def bastion_vm_name(provider: str, technical_id: str, bastion: str) -> str:
