@@ -92,6 +92,8 @@ class Instance(CloudResource):
     network = StringProperty()  # VPC / network / vnet
     provider_id = StringProperty(index=True)  # the providerID a Machine would carry for this VM
     cluster_name_key = StringProperty(index=True)  # "<cluster>/<name>" for the machine name fallback
+    # The cloud catalogue's MachineType of this type in this region (graph_schema/hardware.py).
+    machine_type_ref = DerivedKey("{provider}:{region}:{instance_type}", index=True)
 
     account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
     located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)
@@ -99,6 +101,7 @@ class Instance(CloudResource):
     disks = RelationshipTo("graph_schema.cloud.Disk", "HAS_DISK")
     ips = RelationshipTo("graph_schema.cloud.IP", "HAS_IP")
     machine = RelationshipFrom("graph_schema.gardener.Machine", "RUNS_ON", cardinality=ZeroOrOne)
+    machine_type = LinkTo("graph_schema.hardware.MachineType", "OF_TYPE", via="machine_type_ref")
 
 
 class Disk(CloudResource):

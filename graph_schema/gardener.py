@@ -70,6 +70,7 @@ class Shoot(InventoryNode):
 
     project = LinkFrom("graph_schema.gardener.Project", "HAS_SHOOT", via="project_ref")
     seed = LinkFrom("graph_schema.gardener.Seed", "HOSTS", via="seed_ref")
+    profile = LinkTo("graph_schema.hardware.CloudProfile", "USES_PROFILE", via="cloud_profile")
     machines = RelationshipTo("graph_schema.gardener.Machine", "HAS_MACHINE")
     bastions = RelationshipTo("graph_schema.gardener.Bastion", "HAS_BASTION")
     owned_instances = RelationshipTo("graph_schema.cloud.Instance", "OWNS_VM")

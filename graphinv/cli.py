@@ -10,6 +10,7 @@ import typer
 
 from graphinv import __version__
 from graphinv.commands import alerts as alerts_cmd
+from graphinv.commands import capacity as capacity_cmd
 from graphinv.commands import collect as collect_cmd
 from graphinv.commands import config as config_cmd
 from graphinv.commands import demo as demo_cmd
@@ -68,6 +69,7 @@ app.add_typer(config_cmd.app, name="config")
 app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
 app.command()(inventory_cmd.export)
 app.command()(inventory_cmd.report)
+app.command("capacity")(capacity_cmd.capacity_command)
 app.command()(watch_cmd.watch)
 
 def main() -> None:

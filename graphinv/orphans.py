@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import PrivateAttr
 
+from graphinv.capacity import add_hardware
 from graphinv.db import Graph
 from graphinv.history.lifecycle import apply_lifecycle
 from graphinv.queries import load_query
@@ -144,7 +145,8 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
         rows += load_query("orphan_ips").run(graph, **params, orphan_instances=orphan_vms,
                                              unverified_instances=doubtful_vms)
     # orphan_since, evidence and acknowledgements (graphinv/history/lifecycle.py)
-    return apply_lifecycle(graph, _finish(rows, now, prices), f, now)
+    # vCPUs, memory and GPUs of each VM finding (graphinv/capacity.py)
+    return apply_lifecycle(graph, add_hardware(graph, _finish(rows, now, prices)), f, now)
 
 
 def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ def native_features(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AwsSim
 def test_plan_has_one_scope_per_account_region_kind(native_features: AwsSim) -> None:
     tasks = plan(native_features.source_config())
     expected = {(a.id, r, kind) for a in native_features.world.accounts.values() for r in a.regions
-                for kind in ("Instance", "Disk", "IP")}
+                for kind in ("Instance", "Disk", "IP", "MachineType")}
     assert {(t.scope.account, t.scope.region, t.scope.kind) for t in tasks} == expected
     for task in tasks:
         assert task.scope.source == "aws"

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from collectors.gardener import plan
 from collectors.gardener.collect import GardenerReadError
+from collectors.gardener.collector import GARDEN_KINDS
 from collectors.gardener.kube import garden_client
 from collectors.gardener.seed_access import SeedAccess
 from collectors.gardener.settings import GardenerSettings
@@ -102,7 +103,7 @@ def test_forbidden_seed_fails_only_its_machine_scope(sim: GardenerSim, landscape
         error = failed[f"gardener:{name}:global:Machine"]
         assert isinstance(error, GardenerReadError) and error.status == 403
         assert sim.api.garden_token not in str(error)
-    assert len(done) == len(landscape.seeds) - len(forbidden) + 4
+    assert len(done) == len(landscape.seeds) - len(forbidden) + len(GARDEN_KINDS)
 
 
 def test_expired_seed_kubeconfig_is_refreshed_once(sim: GardenerSim, landscape: Landscape) -> None:

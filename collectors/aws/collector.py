@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from collectors.aws.catalogue import collect_instance_types
 from collectors.aws.collect import collect_addresses, collect_instances, collect_volumes
 from collectors.aws.mapping import PROVIDER
 from collectors.aws.session import Ec2Clients, assumed_session, base_session
 from collectors.aws.settings import AwsSettings
+from collectors.catalogue import MACHINE_TYPES, RegionCatalogue
 from collectors.contract import INSTANCES_WITH_OWN_IPS, Account, CloudCollector, Kind, typed
 from collectors.contract import plan as plan_scopes
 from collectors.records import Record
@@ -34,6 +36,14 @@ class AwsCollector(CloudCollector):
 
     def __init__(self, settings: AwsSettings) -> None:
         self.settings = settings
+        self.catalogue = RegionCatalogue()
+
+    def kinds(self, account: Account) -> Sequence[Kind]:
+        return (*super().kinds(account), MACHINE_TYPES)
+
+    def machine_types(self, account: Account, region: str) -> Iterator[Record]:
+        ec2 = account.handle[0].get(region)
+        yield from self.catalogue.get(region, lambda: collect_instance_types(ec2, region, self.settings.max_pages))
 
     def accounts(self) -> Iterator[Account]:
         base = base_session(self.settings)

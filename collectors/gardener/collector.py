@@ -26,6 +26,7 @@ from collectors.gardener.collect import (
     list_objects,
 )
 from collectors.gardener.kube import garden_client
+from collectors.gardener.profiles import profile_records
 from collectors.gardener.seed_access import SeedAccess
 from collectors.gardener.settings import GardenerSettings
 from collectors.records import Record
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 SOURCE = "gardener"
 GARDEN = "garden"
 GARDEN_KINDS = (Kind("projects", "Project"), Kind("seeds", "Seed"), Kind("shoots", "Shoot"),
-                Kind("bastions", "Bastion"))
+                Kind("bastions", "Bastion"), Kind("cloudprofiles", "CloudProfile", ("MachineType",)))
 SEED_KINDS = (Kind("machines", "Machine"),)
 
 
@@ -87,6 +88,10 @@ class GardenerCollector:
 
     def bastions(self, account: Account, region: str) -> Iterator[Record]:
         return collect_bastions(self.api, self.lists)
+
+    def cloudprofiles(self, account: Account, region: str) -> Iterator[Record]:
+        for obj in list_objects(self.api, CORE, "cloudprofiles", None, self.lists):
+            yield from profile_records(obj)
 
     def machines(self, account: Account, region: str) -> Iterator[Record]:
         seed = account.id

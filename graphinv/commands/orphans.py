@@ -12,7 +12,8 @@ from graphinv.queries import QueryError, load_query, load_query_file, parse_para
 from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 
 COLUMNS = ["verdict", "provider", "kind", "uid", "name", "account", "region", "zone", "state", "shoot",
-           "project", "size_gb", "age_days", "est_monthly_cost_usd", "reason", "created", "first_seen",
+           "project", "size_gb", "vcpus", "memory_mib", "gpus", "gpu_model",
+           "age_days", "est_monthly_cost_usd", "reason", "created", "first_seen",
            "orphan_since", "orphan_days", "evidence", "ack"]
 # What fits a terminal; json and csv get every column.
 TABLE_COLUMNS = ["verdict", "provider", "kind", "name", "account", "region", "state", "shoot", "age_days",

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from typing import Any
 from xml.sax.saxutils import escape
+
+import botocore.session
 
 from graphinv.sim.aws_world import (
     IMAGE_ID,
@@ -190,3 +193,27 @@ def eni_item(region: RegionWorld, inst: Ec2Instance) -> str:
 def region_item(name: str) -> str:
     return el("regionName", name) + el("regionEndpoint", f"ec2.{name}.amazonaws.com") + el(
         "optInStatus", "opt-in-not-required")
+
+
+def from_model(shape: Any, value: Any) -> str:
+    """The inner XML of `value` (in boto3's shape) as EC2 writes it, element names taken from
+    botocore's own service model, so any item an upstream sample holds is served as EC2 sends it."""
+    if shape.type_name == "structure":
+        out = []
+        for name, member in shape.members.items():
+            if name in value and value[name] is not None:
+                tag = member.serialization.get("name", name[:1].lower() + name[1:])
+                out.append(f"<{tag}>{from_model(member, value[name])}</{tag}>")
+        return "".join(out)
+    if shape.type_name == "list":
+        return "".join(f"<item>{from_model(shape.member, v)}</item>" for v in value)
+    if shape.type_name == "boolean":
+        return "true" if value else "false"
+    return escape(str(value))
+
+
+def instance_type_items(items: Iterable[dict[str, Any]]) -> str:
+    """`<instanceTypeSet>` of DescribeInstanceTypes."""
+    model = botocore.session.get_session().get_service_model("ec2")
+    shape = model.operation_model("DescribeInstanceTypes").output_shape.members["InstanceTypes"]
+    return f"<instanceTypeSet>{from_model(shape, list(items))}</instanceTypeSet>"

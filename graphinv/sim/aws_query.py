@@ -65,7 +65,7 @@ def base_secret(seed: int) -> str:
 
 # Per-action paging limits, as EC2 documents them for MaxResults.
 _PAGE_LIMITS = {"DescribeInstances": (5, 1000), "DescribeVolumes": (5, 500),
-                "DescribeNetworkInterfaces": (5, 1000)}
+                "DescribeNetworkInterfaces": (5, 1000), "DescribeInstanceTypes": (5, 100)}
 
 
 class AwsQueryApi:
@@ -195,6 +195,12 @@ class AwsQueryApi:
         if self.throttle.should_throttle(f"aws:{account.id}:{region.name}", region.throttle_times):
             raise ApiError(503, "RequestLimitExceeded", "Request limit exceeded.")
         filters = _filters(params)
+        if action == "DescribeInstanceTypes":  # the region's catalogue; the same for every account
+            wanted = set(_id_list(params, "InstanceType"))
+            types = [t for t in self.world.instance_types.get(region.name, [])
+                     if not wanted or t["InstanceType"] in wanted]
+            page_t, token = _page(action, types, params)
+            return xml.ec2_response(action, xml.instance_type_items(page_t) + xml.el("nextToken", token))
         if action == "DescribeInstances":
             ids = _id_list(params, "InstanceId")
             if ids and "MaxResults" in params:

@@ -27,7 +27,9 @@ import datetime as dt
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
+from graphinv.sim import hardware
 from graphinv.sim.landscape import Account, Disk, Instance, Landscape, PublicIP, Region, technical_id
 
 ROOT_DEVICE = "/dev/sda1"
@@ -160,6 +162,8 @@ class AccountWorld:
 class AwsWorld:
     seed: int
     accounts: dict[str, AccountWorld] = field(default_factory=dict)
+    # region -> DescribeInstanceTypes items (boto3's shape), from the landscape's machine types
+    instance_types: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def base_account(self) -> str:
@@ -225,6 +229,8 @@ def build_world(landscape: Landscape) -> AwsWorld:
             account.id, AccountWorld(id=account.id, access=account.access, throttle_times=account.throttle_times))
         for region in account.regions:
             acct.regions[region.name] = _build_region(world.seed, account, region, public)
+    world.instance_types = {region: [hardware.ec2_instance_type(t) for t in hardware.offered(landscape, "aws", region)]
+                            for region in world.all_regions()}
     return world
 
 

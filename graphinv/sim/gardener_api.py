@@ -46,6 +46,7 @@ from urllib.parse import unquote
 
 import yaml
 
+from graphinv.sim import hardware
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import Bastion, Landscape, Machine, Project, Seed, Shoot, technical_id
 
@@ -79,6 +80,7 @@ SEEDS = ResourceType("core.gardener.cloud", "v1beta1", "seeds", "Seed", False)
 SHOOTS = ResourceType("core.gardener.cloud", "v1beta1", "shoots", "Shoot", True)
 BASTIONS = ResourceType("operations.gardener.cloud", "v1alpha1", "bastions", "Bastion", True)
 MACHINES = ResourceType("machine.sapcloud.io", "v1alpha1", "machines", "Machine", True)
+CLOUDPROFILES = ResourceType("core.gardener.cloud", "v1beta1", "cloudprofiles", "CloudProfile", False)
 
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 
@@ -810,6 +812,11 @@ def _load(api: GardenerAPI, landscape: Landscape, provider_ids: dict[str, str]) 
         namespace = namespaces.get(bastion.project, f"garden-{bastion.project}")
         target = shoots_by_key.get((bastion.project, bastion.shoot))
         bastions.add_lazy(namespace, bastion.name, api.next_rv(), partial(_bastion, bastion, namespace, target, seed))
+    profiles = api.collection(GARDEN, CLOUDPROFILES)
+    for provider in sorted({t.provider for t in landscape.machine_types}):
+        regions = sorted({r.name for a in landscape.accounts if a.provider == provider for r in a.regions}
+                         | {s.region for s in landscape.shoots if s.provider == provider})
+        profiles.add_lazy("", provider, api.next_rv(), partial(hardware.cloud_profile, landscape, provider, regions))
 
 
 def synthetic_provider_ids(landscape: Landscape) -> dict[str, str]:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from graphinv.sim.hardware import catalogue, gpu_pool_type
 from graphinv.sim.landscape import (
     Account,
     Bastion,
@@ -225,6 +226,7 @@ def _workers(b: _Builder, shoot: Shoot) -> None:
         worker = Worker(name=pool_name, machine_type=b.rng.choice(facts.instance_types), minimum=minimum,
                         maximum=minimum + b.rng.randint(2, 4),
                         zones=sorted(b.rng.sample(zones, b.rng.randint(1, len(zones)))))
+        worker.machine_type = gpu_pool_type(shoot.provider, shoot.technical_id, pool_name) or worker.machine_type
         shoot.workers.append(worker)
         for _ in range(b.rng.randint(minimum, minimum + 3)):
             z_index = b.rng.randrange(len(worker.zones))
@@ -484,6 +486,7 @@ def generate(scale: float, seed: int) -> Landscape:
     _infrastructure(builder, scale)
     _shoots(builder, scale)
     _plant_cases(builder)
+    landscape.machine_types = catalogue(landscape, {p: list(f.regions) for p, f in PROVIDERS.items()})
     landscape.validate()
     return landscape
 

@@ -168,12 +168,31 @@ class Account:
 
 
 @dataclass
+class MachineType:
+    """A machine type as the cloud describes it, and how the provider's CloudProfile lists it."""
+
+    provider: Provider
+    name: str
+    vcpus: int
+    memory_mib: int
+    gpus: int = 0
+    gpu_model: str | None = None
+    architecture: str = "amd64"
+    absent_in: list[str] = field(default_factory=list)  # regions whose cloud catalogue lacks it
+    in_profile: bool = True  # listed in the provider's CloudProfile
+    profile_usable: bool = True
+    profile_vcpus: int | None = None  # what the CloudProfile says, when it disagrees with the cloud
+
+
+@dataclass
 class Landscape:
     projects: list[Project] = field(default_factory=list)
     seeds: list[Seed] = field(default_factory=list)
     shoots: list[Shoot] = field(default_factory=list)
     bastions: list[Bastion] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
+    # The clouds' catalogues and the CloudProfiles (graphinv/sim/hardware.py serves them).
+    machine_types: list[MachineType] = field(default_factory=list)
     name: str = "landscape"
     seed: int = 0  # randomness seed, so ids and addresses are the same on every run
 
