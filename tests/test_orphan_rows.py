@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from collectors.records import DiskRecord, InstanceRecord, IPRecord, Record
+from collectors.records import DiskRecord, IPRecord, Record
 from collectors.scope import Scope
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
