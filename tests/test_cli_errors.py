@@ -82,8 +82,11 @@ def test_every_command_turns_bad_input_into_one_line(path: tuple[str, ...], bad_
     if path in OWN_BAD_INPUT:
         args = [*path, *OWN_BAD_INPUT[path]]
     else:
-        required = [p for p in COMMANDS[path].params if p.required and p.param_type_name == "argument"]
-        args = ["-c", str(bad_config), *path, *["/nonexistent/missing"] * len(required)]
+        params = [p for p in COMMANDS[path].params if p.required]
+        options = [word for p in params if p.param_type_name == "option"
+                   for word in (p.opts[0], "/nonexistent/missing")]
+        arguments = ["/nonexistent/missing"] * sum(p.param_type_name == "argument" for p in params)
+        args = ["-c", str(bad_config), *path, *options, *arguments]
     _assert_one_line(args, *_run(args))
 
 
