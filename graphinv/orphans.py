@@ -14,6 +14,7 @@ from pydantic import PrivateAttr
 from graphinv.capacity import add_hardware
 from graphinv.db import Graph
 from graphinv.history.lifecycle import apply_lifecycle
+from graphinv.orphan_rows import primitive_rows
 from graphinv.queries import load_query
 from graphinv.settings.types import ConfigError, Duration, Section, format_duration
 
@@ -128,7 +129,8 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     now = now or datetime.now(UTC)
     prices = prices or PriceTable.load()
     params = _params(f, now)
-    instances = load_query("orphan_instances").run(graph, **params)
+    # primitive_rows: timestamps come back as integers (graphinv/orphan_rows.py)
+    instances = primitive_rows(graph, load_query("orphan_instances"), **params)
     orphan_vms = [r["uid"] for r in instances if r["verdict"] == "orphan"]
     # Disks and IPs of VMs we could not judge are themselves unverified, not silently left out.
     doubtful_vms = [r["uid"] for r in instances if r["verdict"] == "unverified"]
@@ -136,21 +138,22 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     if f.kind in (None, "instance"):
         rows += instances
     if f.kind in (None, "disk"):
-        rows += load_query("orphan_disks").run(graph, **params, orphan_instances=orphan_vms,
-                                               unverified_instances=doubtful_vms)
+        rows += primitive_rows(graph, load_query("orphan_disks"), **params, orphan_instances=orphan_vms,
+                               unverified_instances=doubtful_vms)
         if include_informational:
-            rows += load_query("unattached_disks").run(
-                graph, provider=f.provider, account=f.account, project=f.project, cutoff=params["cutoff"])
+            rows += primitive_rows(graph, load_query("unattached_disks"), provider=f.provider,
+                                   account=f.account, project=f.project, cutoff=params["cutoff"])
     if f.kind in (None, "ip"):
-        rows += load_query("orphan_ips").run(graph, **params, orphan_instances=orphan_vms,
-                                             unverified_instances=doubtful_vms)
+        rows += primitive_rows(graph, load_query("orphan_ips"), **params, orphan_instances=orphan_vms,
+                               unverified_instances=doubtful_vms)
     # orphan_since, evidence and acknowledgements (graphinv/history/lifecycle.py)
     # vCPUs, memory and GPUs of each VM finding (graphinv/capacity.py)
     return apply_lifecycle(graph, add_hardware(graph, _finish(rows, now, prices)), f, now)
 
 
 def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:
-    rows = load_query("unowned_resources").run(graph, provider=f.provider, account=f.account, kind=f.kind)
+    rows = primitive_rows(graph, load_query("unowned_resources"), provider=f.provider, account=f.account,
+                          kind=f.kind)
     return _finish(rows, datetime.now(UTC), prices or PriceTable.load())
 
 
