@@ -75,6 +75,10 @@ class CloudResource(InventoryNode):
     account_ref = DerivedKey("{provider}:{account_id}", index=True)  # CloudAccount uid
     region_ref = DerivedKey("{provider}:{region}", index=True)  # Region uid
     shoot_ref = DerivedKey("{cluster}", index=True)  # Shoot technical_id
+    # When a Machine or Shoot pointing here last changed or went (watch events, re-lists and the sweep
+    # of a complete Gardener read stamp it; surfaces.STAMP_PROPERTIES): newer than `last_seen` means
+    # the cloud side has not confirmed since, and the orphan rules wait (queries/orphan_instances.cypher).
+    owner_changed_at = DateTimeNeo4jFormatProperty()
 
 
 class Instance(CloudResource):

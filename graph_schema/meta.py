@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from neomodel import DateTimeNeo4jFormatProperty, IntegerProperty, StringProperty
+from neomodel import BooleanProperty, DateTimeNeo4jFormatProperty, IntegerProperty, StringProperty
 
 from graph_schema.base import GraphNode
 
@@ -23,3 +23,4 @@ class Collection(GraphNode):
     swept = IntegerProperty()
     error = StringProperty()
     owner = StringProperty()  # host:pid of the process reading it; lets a later run fail a dead one's scope
+    watched = BooleanProperty()  # a live watch serves the scope right now (graphinv/watch); null: never watched

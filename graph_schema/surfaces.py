@@ -24,10 +24,14 @@ NOT_IN_API_LABELS = frozenset({"Region"})
 
 # Written by the ingest engine on every upsert: a collector never sets them.
 ENGINE_PROPERTIES = frozenset({"first_seen", "last_seen", "source", "scope", "run_id"})
+# Stamped by the engine, never by a collector (a record's null would erase the stamp): the moment a
+# Machine or Shoot pointing at the node changed or went (graphinv/ingest/engine.py, docs/ownership.md
+# section 6). Bookkeeping for the orphan rules, so the API does not publish it either.
+STAMP_PROPERTIES = frozenset({"owner_changed_at"})
 # Not published by the API. Everywhere: the engine's sweep bookkeeping (first_seen and last_seen are
 # published: they say how long a resource has been known). Per label: keys the engine joins on
 # (the API publishes the edge instead) and names users need not see.
-NOT_IN_API_ANYWHERE = frozenset({"source", "scope", "run_id"})
+NOT_IN_API_ANYWHERE = frozenset({"source", "scope", "run_id"}) | STAMP_PROPERTIES
 NOT_IN_API: Mapping[str, frozenset[str]] = {
     "Shoot": frozenset({"credentials"}),  # the secret binding's name: not for every API reader
     "Instance": frozenset({"cluster_name_key"}),  # the machine-name fallback's join key
@@ -41,7 +45,8 @@ def properties(cls: type[GraphNode]) -> dict[str, Property]:
 
 def record_properties(cls: type[GraphNode]) -> dict[str, Property]:
     """The properties a collector record carries: all but the ones the engine writes."""
-    return {name: prop for name, prop in properties(cls).items() if name not in ENGINE_PROPERTIES}
+    return {name: prop for name, prop in properties(cls).items()
+            if name not in ENGINE_PROPERTIES and name not in STAMP_PROPERTIES}
 
 
 def link_keys(cls: type[GraphNode]) -> frozenset[str]:

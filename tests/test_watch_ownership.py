@@ -171,6 +171,40 @@ def test_8_machine_swept_by_a_relist_stamps_its_vm(world: World) -> None:
     assert verdict is not None and verdict[0] == "unverified"
 
 
+def test_8_a_complete_gardener_read_run_by_hand_stamps_what_its_sweep_removes(world: World) -> None:
+    """`graphinv collect` of the Gardener source while watches run: its own sweep (no watch involved)
+    stamps the VMs of the Machines and Shoots it removes, so a live VM never looks orphaned."""
+    kept, gone = machine("m8k", iid("i-8k")), machine("m8g", iid("i-8g"))
+    world.watch([kept, gone])
+    world.cloud_read(vm(iid("i-8k"), "m8k"), vm(iid("i-8g"), "m8g"), vm(iid("i-8s"), "stray"))
+    world.confirm()
+    assert world.verdict(iid("i-8s")) == ("orphan", "no Machine runs on it")  # the cloud read settles it
+    world.read(MACHINES, [kept])  # a plain complete read: m8g is swept
+    verdict = world.verdict(iid("i-8g"))
+    assert verdict is not None and verdict[0] == "unverified" and "changed after" in verdict[1]
+    assert world.verdict(iid("i-8k")) is None
+    stamped = world.graph.run_read("MATCH (i:Instance) WHERE i.owner_changed_at IS NOT NULL RETURN i.uid AS uid")
+    assert [r["uid"] for r in stamped] == [iid("i-8g")]  # neither the kept Machine's VM nor the stray one
+    assert world.verdict(iid("i-8s")) == ("orphan", "no Machine runs on it")
+    world.cloud_read(vm(iid("i-8k"), "m8k"), vm(iid("i-8g"), "m8g"))  # a newer cloud read: a real leak
+    world.confirm()
+    assert world.verdict(iid("i-8g")) == ("orphan", "no Machine runs on it")
+    # The shoot read the same way: the sweep of the shoot stamps its VMs through OWNS_VM.
+    world.cloud_read(vm(iid("i-8k"), "m8k"))
+    world.read(MACHINES, [])
+    world.read(SHOOTS, [])
+    verdict = world.verdict(iid("i-8k"))
+    assert verdict is not None and verdict[0] == "unverified" and "changed after" in verdict[1]
+
+
+def test_the_sweep_of_a_cloud_read_stamps_nothing(world: World) -> None:
+    world.watch([machine("m8c", iid("i-8c"))])
+    world.cloud_read(vm(iid("i-8c"), "m8c"), vm(iid("i-8d"), "gone"))
+    world.cloud_read(vm(iid("i-8c"), "m8c"))  # sweeps i-8d
+    rows = world.graph.run_read("MATCH (n) WHERE n.owner_changed_at IS NOT NULL RETURN count(n) AS n")
+    assert rows == [{"n": 0}]
+
+
 def test_9_provider_id_moving_to_another_vm(world: World) -> None:
     world.watch([machine("m9", iid("i-9a"))])
     world.cloud_read(vm(iid("i-9a"), "m9"), vm(iid("i-9b"), "m9-new"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from graph_schema.base import LinkSpec
-from graph_schema.registry import links_into, links_of
+from graph_schema.registry import NODE_CLASSES, links_into, links_of, property_names
 from graphinv.ingest import changes
 
 
@@ -92,13 +92,34 @@ def upsert_query(label: str, extra_label: str | None = None, capture: bool = Fal
 
 
 @cache
+def stamped_labels() -> tuple[str, ...]:
+    """Labels that declare `owner_changed_at`: the nodes a Machine or Shoot points at (its VMs, disks,
+    addresses), stamped when their owner changes or goes (docs/ownership.md, section 6)."""
+    return tuple(c.__label__ for c in NODE_CLASSES if "owner_changed_at" in property_names(c.__label__))
+
+
+def stamp_owned_clause(var: str, at: str) -> str:
+    """Stamp what node `var` points at with `owner_changed_at` = `at` (a Cypher expression)."""
+    which = " OR ".join(f"t:{_q(label)}" for label in stamped_labels()) or "false"
+    return f"CALL ({var}) {{\n  MATCH ({var})-->(t) WHERE {which}\n  SET t.owner_changed_at = {at}\n}}"
+
+
+@cache
 def sweep_query(label: str, capture: bool = False) -> str:
     """Delete, in bounded chunks, nodes of a scope that the current complete run did not see.
-    `capture`: record them as gone, with their tracked edges (needs $now and $source)."""
+    `capture`: record them as gone, with their tracked edges (needs $now and $source).
+
+    A swept owner (a Machine, Shoot or Bastion the complete read no longer lists) stamps what it
+    pointed at, exactly as a watch's DELETED event does: its VM's absence of a Machine is newer than
+    the VM's last cloud read, so the VM is unverified, not an orphan, until a cloud read confirms.
+    The stamp is the sweep's own moment (`datetime()`, not the read's start): the owner went at some
+    point while the read ran, and only a cloud read after that proves anything."""
     captured = "".join(line + "\n" for line in changes.capture_sweep_clauses(label)) if capture else ""
+    stamp = "" if label in stamped_labels() else stamp_owned_clause("n", "datetime()") + "\n"
     return (
         f"MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
         "WITH n LIMIT $limit\n"
+        f"{stamp}"
         f"{captured}"
         "DETACH DELETE n\n"
         "RETURN count(*) AS swept"

@@ -247,8 +247,8 @@ class Ingest:
 
 # -- changes from watches: upserts and deletes in one scope, without a sweep ---------------------
 # A watch (graphinv/watch) knows exactly what changed, so it must not sweep: a sweep would delete
-# everything the batch did not mention. Upserts go through the same BatchWriter as a read; a delete
-# removes the named nodes of that scope only. Nodes a changed or deleted node pointed at get
+# everything the batch did not mention. Upserts use the same statements as a read; a delete
+# removes the named nodes of that scope only; a batch is one transaction. Nodes a changed or deleted node pointed at get
 # `owner_changed_at`: the orphan rules use it to wait for a newer read of those nodes (see
 # docs/ownership.md, "Live Gardener side, older cloud side").
 WATCH_RUN_ID = "watch"
@@ -261,8 +261,10 @@ class ChangeResult:
 
 
 def _mark_owner_changed_query(label: str) -> str:
-    return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}})-->(t) "
-            "SET t.owner_changed_at = $now RETURN count(t) AS marked")
+    from graphinv.ingest.cypher import stamp_owned_clause
+
+    return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}})\n"
+            f"{stamp_owned_clause('n', '$now')}\nRETURN count(n) AS marked")
 
 
 def mark_owner_changed(graph: Graph, label: str, uids: list[str], now: datetime) -> int:
@@ -272,6 +274,15 @@ def mark_owner_changed(graph: Graph, label: str, uids: list[str], now: datetime)
     return int(graph.run_write(_mark_owner_changed_query(label), {"uids": uids, "now": now})[0]["marked"])
 
 
+# Publishes a scope's pending changes inside the batch's transaction (the batch's own, and any a
+# failed re-list left pending: the watch's view of the scope is complete again).
+_PROMOTE_ALL_QUERY = """
+MATCH (c:Change {pending: $scope})
+SET c.at = $at, c.pending = null
+RETURN count(c) AS promoted
+"""
+
+
 def _delete_query(label: str, capture: list[str]) -> str:
     captured = "".join(line + "\n" for line in capture)
     return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}}) WHERE n.scope = $scope\n"
@@ -279,56 +290,83 @@ def _delete_query(label: str, capture: list[str]) -> str:
 
 
 def apply_changes(ingest: Ingest, scope: Scope, upserts: Iterable[Record],
-                  deletes: Iterable[tuple[str, str]], now: datetime | None = None) -> ChangeResult:
+                  deletes: Iterable[tuple[str, str]], now: datetime | None = None,
+                  confirm_as_of: datetime | None = None) -> ChangeResult:
     """Apply one batch of changes to `scope`: upsert `upserts`, delete `deletes` ((label, uid)
-    pairs, only nodes of this scope). A uid must not be in both (the caller keeps the last change)."""
+    pairs, only nodes of this scope). A uid must not be in both (the caller keeps the last change).
+    `confirm_as_of`: also confirm the scope complete as of then (see `confirm_complete`).
+
+    Everything happens in ONE write transaction: the owner stamps, the upserts, the deletes, the
+    change capture and its publication, and the confirmation. A batch is visible whole or not at
+    all, and costs one commit (one fsync) instead of one per statement, which is most of a watch
+    batch's latency (bench/watch.py)."""
+    from graphinv.ingest.changes import capture_sweep_clauses, remembered
+
     moment = now or _now()
     result = ChangeResult()
-    records = list(upserts)
+    capture = bool(getattr(ingest, "capture_changes", False))
     gone: dict[str, list[str]] = {}
     for label, uid in deletes:
         gone.setdefault(label, []).append(uid)
     touched: dict[str, list[str]] = {label: list(uids) for label, uids in gone.items()}
-    for record in records:
+    rows: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for record in upserts:
         touched.setdefault(record.label, []).append(record.uid)
+        provider = getattr(record, "provider", None)
+        extra = PROVIDER_LABELS.get(provider) if isinstance(provider, str) else None
+        rows.setdefault((record.label, extra), []).append(record_row(record))
+    base = {"now": moment, "source": scope.source, "scope": scope.key, "run_id": WATCH_RUN_ID}
+    statements: list[tuple[str, str, str, dict[str, Any]]] = []  # (what, label, query, params)
     for label, uids in touched.items():
-        mark_owner_changed(ingest.graph, label, uids, moment)
-    if records:
-        writer = BatchWriter(ingest, scope.key, scope.source, WATCH_RUN_ID, moment)
-        writer.write(records)
-        writer.flush()
-        result.written = dict(writer.written)
-    capture = bool(getattr(ingest, "capture_changes", False))
+        statements.append(("marked", label, _mark_owner_changed_query(label), {"uids": uids, "now": moment}))
+    for (label, extra), chunk in rows.items():
+        query = upsert_query(label, extra, capture and remembered(label) is not None)
+        for at in range(0, len(chunk), ingest.batch_size):
+            statements.append(("written", label, query, {"rows": chunk[at:at + ingest.batch_size], **base}))
     for label, uids in gone.items():
-        clauses: list[str] = []
-        if capture:
-            from graphinv.ingest.changes import capture_sweep_clauses
-            clauses = capture_sweep_clauses(label)
-        rows = ingest.graph.run_write(_delete_query(label, clauses),
-                                      {"uids": uids, "scope": scope.key, "now": moment, "source": scope.source,
-                                       "run_id": WATCH_RUN_ID})
-        result.deleted[label] = int(rows[0]["deleted"])
+        clauses = capture_sweep_clauses(label) if capture else []
+        statements.append(("deleted", label, _delete_query(label, clauses), {"uids": uids, **base}))
     if capture:  # a watch's view of its scope is complete: its changes count at once
-        from graphinv.ingest.changes import promote_pending
-        promote_pending(ingest.graph, scope.key, moment)
+        statements.append(("promoted", "", _PROMOTE_ALL_QUERY, {"scope": scope.key, "at": moment}))
+    if confirm_as_of is not None:
+        statements.append(("confirmed", "", CONFIRM_COMPLETE_QUERY, _confirm_params(scope, confirm_as_of)))
+
+    def work(tx: ManagedTransaction) -> ChangeResult:
+        out = ChangeResult()
+        for what, label, query, params in statements:
+            row = tx.run(query, params).single()
+            if what == "written":
+                out.written[label] = out.written.get(label, 0) + int(row["written"] if row else 0)
+            elif what == "deleted":
+                out.deleted[label] = int(row["deleted"] if row else 0)
+        return out
+
+    if statements:
+        result = ingest.graph.write(work)
+        ingest.round_trips += sum(1 for s in statements if s[0] == "written")
     return result
+
+
+CONFIRM_COMPLETE_QUERY = """
+MERGE (c:Collection {uid: $key})
+ON CREATE SET c.first_seen = $as_of, c.source = $source, c.kind = $kind, c.account = $account,
+              c.region = $region, c.scope = $key
+WITH c WHERE c.last_complete_started IS NULL OR c.last_complete_started < $as_of
+SET c.last_complete_started = $as_of, c.last_complete_finished = $as_of, c.last_seen = $as_of,
+    c.status = CASE WHEN c.status = 'running' THEN c.status ELSE 'complete' END, c.watched = true
+RETURN count(c) AS confirmed
+"""
+
+
+def _confirm_params(scope: Scope, as_of: datetime) -> dict[str, Any]:
+    return {"key": scope.key, "source": scope.source, "kind": scope.kind, "account": scope.account,
+            "region": scope.region, "as_of": as_of}
 
 
 def confirm_complete(graph: Graph, scope: Scope, as_of: datetime) -> None:
     """A live watch vouches that the graph holds `scope` completely as of `as_of`: the Collection's
     last complete read moves forward (never back), as after a complete read."""
-    graph.run_write(
-        """
-        MERGE (c:Collection {uid: $key})
-        ON CREATE SET c.first_seen = $as_of, c.source = $source, c.kind = $kind, c.account = $account,
-                      c.region = $region, c.scope = $key
-        WITH c WHERE c.last_complete_started IS NULL OR c.last_complete_started < $as_of
-        SET c.last_complete_started = $as_of, c.last_complete_finished = $as_of, c.last_seen = $as_of,
-            c.status = CASE WHEN c.status = 'running' THEN c.status ELSE 'complete' END, c.watched = true
-        """,
-        {"key": scope.key, "source": scope.source, "kind": scope.kind, "account": scope.account,
-         "region": scope.region, "as_of": as_of},
-    )
+    graph.run_write(CONFIRM_COMPLETE_QUERY, _confirm_params(scope, as_of))
 
 
 def mark_unwatched(graph: Graph, scope: Scope) -> None:

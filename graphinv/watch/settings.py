@@ -7,7 +7,8 @@
       watch_timeout: 50s         # each watch request ends after this; shorter than the 60 s margin
                                  # before a viewer kubeconfig expires, so tokens renew in time
       batch_size: 200            # events per write
-      batch_latency: 100ms       # longest wait for more events before writing a batch
+      batch_latency: 0s          # longest wait for more events before writing a batch (what queued
+                                 # while the last batch committed is taken anyway)
       backoff: {initial: 1s, max: 1m}
       refresh: {enabled: true, debounce: 2s, per_account_per_minute: 60}
 """
@@ -41,7 +42,7 @@ class WatchSettings(Section):
     watch_timeout: Duration = timedelta(seconds=50)
     read_timeout: Duration = timedelta(seconds=90)  # silence on an open stream longer than this: reconnect
     batch_size: int = Field(default=200, ge=1)
-    batch_latency: Duration = timedelta(milliseconds=100)
+    batch_latency: Duration = timedelta(0)  # see bench/watch.py: any wait adds to every event's latency
     backoff: WatchBackoff = Field(default_factory=WatchBackoff)
     refresh: CloudRefreshSettings = Field(default_factory=CloudRefreshSettings)
 

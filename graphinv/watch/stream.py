@@ -386,11 +386,11 @@ class ResourceWatch:
             batch = [first]
             deadline = time.monotonic() + latency
             while len(batch) < size:
+                # What queued while the last batch committed is always taken (that batching costs no
+                # latency); waiting for more stops at `batch_latency` after the first event.
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
                 try:
-                    batch.append(self._queue.get(timeout=remaining))
+                    batch.append(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
                 except queue.Empty:
                     break
             try:
@@ -419,12 +419,14 @@ class ResourceWatch:
         changes = list(last.values())
         upserts = [c.record for c in changes if c.type != "DELETED" and c.record is not None]
         deletes = [(c.record.label, c.record.uid) for c in changes if c.type == "DELETED" and c.record is not None]
-        if changes:
-            apply_changes(self.ingest, self.kind.scope, upserts, deletes)
         as_of = max(c.received for c in batch)
-        idle = not changes and as_of - (self.status.last_confirmed_at or 0.0) < CONFIRM_IDLE_SECONDS
-        if not idle:  # bookmarks alone move the Collection at most once a second
-            confirm_complete(self.ingest.graph, self.kind.scope, datetime.fromtimestamp(as_of, UTC))
+        confirmed = datetime.fromtimestamp(as_of, UTC)
+        if changes:  # the changes and the confirmation commit together, in one transaction
+            apply_changes(self.ingest, self.kind.scope, upserts, deletes, confirm_as_of=confirmed)
+            self.status.last_confirmed_at = as_of
+        elif as_of - (self.status.last_confirmed_at or 0.0) >= CONFIRM_IDLE_SECONDS:
+            # bookmarks alone move the Collection at most once a second
+            confirm_complete(self.ingest.graph, self.kind.scope, confirmed)
             self.status.last_confirmed_at = as_of
         committed = time.time()
         applied = [c for c in batch if c.record is not None]
