@@ -2,13 +2,24 @@
 next to the same queries with the schema's range indexes dropped (uniqueness constraints stay,
 so only the lookups the model adds for queries are taken away), in the same process.
 
+With --report: the orphan report itself at --instances VMs of which --orphans have lost their machine:
+the rows as the driver decodes Neo4j DateTime values (the queries as shipped) next to the same queries
+returning integer timestamps (graphinv/orphan_rows.py), and a count-only floor (Neo4j's own time),
+all in this process; then `graphinv orphans --format json` end to end (process start to exit) with the
+driver's Rust extension and with it blocked (pure-Python PackStream), one after the other.
+
 Usage: python bench/queries.py [--instances 100000] [--runs 7]
+       python bench/queries.py --report [--instances 100000] [--orphans 100] [--runs 7]
+(GRAPHINV_BENCH_NEO4J_URI: an existing, disposable Neo4j; --report wipes it first.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,11 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from neo4j.exceptions import DatabaseError
 
-from bench._server import bench_graph
+from bench._server import bench_graph, wipe
 from bench.ingest import run_graphinv
 from bench.synthetic import Synthetic
 from graphinv.db import Graph
 from graphinv.ingest import install_schema
+from graphinv.orphan_rows import primitive_rows
+from graphinv.orphans import OrphanFilter, orphan_report
 from graphinv.queries import load_query
 
 QUERIES = ("orphan_instances", "orphan_disks", "orphan_ips", "unattached_disks", "unowned_resources",
@@ -78,11 +91,123 @@ def drop_range_indexes(graph: Graph) -> int:
     return len(names)
 
 
+REPORT_QUERIES = ("orphan_instances", "orphan_disks", "orphan_ips")
+# Runs the CLI with the driver's Rust extension hidden: the driver then falls back to pure Python.
+NO_RUST = ("import sys; sys.modules['neo4j._rust'] = None; sys.argv = ['graphinv'] + sys.argv[1:]; "
+           "from graphinv.cli import main; main()")
+
+
+def _report_queries(graph: Graph, fetch: Any) -> int:
+    """The three orphan queries the report runs, in its order, fetched by `fetch`; the row count."""
+    params = {"provider": None, "account": None, "project": None, "cutoff": None,
+              "fresh_after": datetime.now(UTC) - timedelta(hours=6)}
+    vms = fetch(graph, load_query("orphan_instances"), params)
+    extra = {"orphan_instances": [r["uid"] for r in vms if r["verdict"] == "orphan"],
+             "unverified_instances": [r["uid"] for r in vms if r["verdict"] == "unverified"]}
+    return len(vms) + sum(len(fetch(graph, load_query(n), params | extra)) for n in REPORT_QUERIES[1:])
+
+
+def _plain(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return query.run(graph, **params)
+
+
+def _primitive(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return primitive_rows(graph, query, **params)
+
+
+def _count_only(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    # Neo4j does all the work but sends one number: the floor for the client's share. The uids the
+    # later queries need still come back, so the work matches.
+    text = f"CALL () {{\n{query.text}\n}}\nRETURN collect(CASE WHEN verdict = 'orphan' THEN uid END) AS o, " \
+           "collect(CASE WHEN verdict = 'unverified' THEN uid END) AS u, count(*) AS n"
+    row = graph.run_read(text, query.bind(params))[0]
+    return [{"uid": u, "verdict": "orphan"} for u in row["o"]] + \
+        [{"uid": u, "verdict": "unverified"} for u in row["u"]] + [{}] * (row["n"] - len(row["o"]) - len(row["u"]))
+
+
+def _median(work: Any, runs: int) -> tuple[float, Any]:
+    result, times = work(), []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = work()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times), result
+
+
+def _cli_seconds(uri: str, argv: list[str], runs: int) -> tuple[float, float, int]:
+    """Median wall seconds and median CPU seconds (user + system) of the process, and its output size."""
+    env = dict(os.environ, GRAPHINV_NEO4J_URI=uri, GRAPHINV_CONFIG="")
+    times, cpu, size = [], [], 0
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        times.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        assert done.returncode == 0, done.stderr[-2000:]
+        size = len(done.stdout)
+    return statistics.median(times), statistics.median(cpu), size
+
+
+def report_bench(args: argparse.Namespace) -> None:
+    syn = Synthetic(args.instances, machine_lost_every=max(1, args.instances // max(1, args.orphans)))
+    with bench_graph() as graph:
+        if args.keep and graph.run_read("MATCH (n) RETURN count(n) AS c")[0]["c"] == syn.node_count():
+            print(f"keeping the {syn.node_count()} nodes already loaded", flush=True)
+        else:
+            wipe(graph)
+            install_schema(graph)
+            print(f"loading {syn.node_count()} nodes ({args.orphans} VMs without a machine) ...", flush=True)
+            run_graphinv(graph, syn, 5000)
+        rows = len(orphan_report(graph, OrphanFilter()))
+        print(f"orphan report: {rows} rows (orphans and unverified, with their disks and IPs)\n")
+        print(f"{'the three orphan queries':44} {'median ms':>10} {'ms/row':>8}")
+        figures = {}
+        for label, fetch in (("Neo4j DateTime values (as shipped)", _plain),
+                             ("integer timestamps (orphan_rows)", _primitive),
+                             ("count only (Neo4j's floor)", _count_only)):
+            ms, n = _median(lambda fetch=fetch: _report_queries(graph, fetch), args.runs)
+            figures[label] = ms
+            print(f"{label:44} {ms:>10.1f} {ms / max(n, 1):>8.4f}")
+        plain, fast = figures["Neo4j DateTime values (as shipped)"], figures["integer timestamps (orphan_rows)"]
+        print(f"integer timestamps: {plain / fast:.2f}x faster than DateTime values")
+        ms, report = _median(lambda: orphan_report(graph, OrphanFilter()), args.runs)
+        print(f"orphan_report() itself: {ms:.1f} ms for {len(report)} rows = {ms / max(len(report), 1):.4f} ms/row\n")
+        uri = graph_uri(graph)
+        argv = ["orphans", "--format", "json"]
+        runs = max(3, args.runs // 2)
+        rust, rust_cpu, size = _cli_seconds(uri, [sys.executable, "-m", "graphinv", *argv], runs)
+        pure, pure_cpu, _ = _cli_seconds(uri, [sys.executable, "-c", NO_RUST, *argv], runs)
+        help_s, help_cpu, _ = _cli_seconds(uri, [sys.executable, "-m", "graphinv", "--help"], runs)
+        print(f"`graphinv orphans --format json` end to end ({size} bytes of JSON), median of {runs} runs:")
+        print(f"{'':36} {'wall s':>7} {'CPU s':>7}")
+        print(f"{'  with the Rust extension':36} {rust:7.2f} {rust_cpu:7.2f}")
+        print(f"{'  pure-Python driver':36} {pure:7.2f} {pure_cpu:7.2f}  "
+              f"(CPU {pure_cpu / max(rust_cpu, 1e-9):.2f}x the Rust extension's)")
+        print(f"{'  `graphinv --help` (start-up floor)':36} {help_s:7.2f} {help_cpu:7.2f}")
+
+
+def graph_uri(graph: Graph) -> str:
+    """The Bolt address the bench graph listens on."""
+    uri = os.environ.get("GRAPHINV_BENCH_NEO4J_URI")
+    if uri:
+        return uri
+    return graph.conn.uri
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--report", action="store_true", help="the orphan report and `graphinv orphans` end to end")
+    parser.add_argument("--orphans", type=int, default=100, help="with --report: VMs without a machine")
+    parser.add_argument("--keep", action="store_true",
+                        help="with --report: reuse the graph when it already holds exactly this landscape")
     args = parser.parse_args()
+    if args.report:
+        report_bench(args)
+        return
     syn = Synthetic(args.instances)
     with bench_graph() as graph:
         install_schema(graph)

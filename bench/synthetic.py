@@ -29,6 +29,7 @@ class Synthetic:
     disks_per_instance: int = 2
     ip_every: int = 2  # one Elastic IP for every n-th instance
     accounts: int = 10
+    machine_lost_every: int = 20  # every n-th VM has lost its machine (an orphan)
 
     @property
     def shoots(self) -> int:
@@ -58,8 +59,8 @@ class Synthetic:
 
     def machines(self) -> Iterator[Record]:
         for i in range(self.instances):
-            if i % 20 == 19:
-                continue  # 5 % of VMs have lost their machine
+            if i % self.machine_lost_every == self.machine_lost_every - 1:
+                continue  # 5 % of VMs (by default) have lost their machine
             cluster = self._cluster(i)
             yield MachineRecord(uid=f"seed/{cluster}/m{i}", name=f"m{i}", namespace=cluster, seed_name="seed",
                                 provider_id=f"aws:///eu-west-1a/i-{i:017x}", phase="Running",
@@ -100,7 +101,7 @@ class Synthetic:
 
     def node_count(self) -> int:
         projects = max(1, self.shoots // 3)
-        machines = self.instances - self.instances // 20
+        machines = self.instances - self.instances // self.machine_lost_every
         ips = (self.instances + self.ip_every - 1) // self.ip_every
         leaked = len(range(7, self.instances, 50)) * 2
         return projects + self.shoots + machines + self.instances * (1 + self.disks_per_instance) + ips + leaked
