@@ -77,7 +77,8 @@ def vm_uid(key_: str) -> str:
 def test_plan_makes_one_scope_per_subscription_and_kind(sim: AzureSim) -> None:
     tasks = plan(sim.source_config())
     assert sorted(t.scope.key for t in tasks) == sorted(
-        f"azure:{s}:global:{k}" for s in (SUB_MAIN, SUB_FORBIDDEN, SUB_THROTTLED) for k in ("Instance", "Disk", "IP"))
+        f"azure:{s}:global:{k}" for s in (SUB_MAIN, SUB_FORBIDDEN, SUB_THROTTLED)
+        for k in ("Instance", "Disk", "IP", "MachineType"))
     for task in tasks:
         assert task.context == [CloudAccountRecord(uid=f"azure:{task.scope.account}", provider="azure",
                                                    account_id=task.scope.account)]
@@ -85,16 +86,16 @@ def test_plan_makes_one_scope_per_subscription_and_kind(sim: AzureSim) -> None:
 
 def test_forbidden_subscription_fails_only_its_own_scopes(results: dict[str, Any]) -> None:
     failed = {k for k, v in results.items() if isinstance(v, BaseException)}
-    assert failed == {f"azure:{SUB_FORBIDDEN}:global:{k}" for k in ("Instance", "Disk", "IP")}
+    assert failed == {f"azure:{SUB_FORBIDDEN}:global:{k}" for k in ("Instance", "Disk", "IP", "MachineType")}
     for error in (results[k] for k in failed):
         assert isinstance(error, HttpResponseError) and error.status_code == 403
 
 
 def test_throttled_subscription_completes_after_retries(sim: AzureSim, results: dict[str, Any]) -> None:
     assert [r.name for r in records(results, SUB_THROTTLED, "Instance")] == ["throttled-vm"]
-    # Two 429s, then the six list requests of its scopes (Instance: NICs, public IPs, VMs; Disk: disks;
-    # IP: NICs, public IPs), each a single page.
-    assert sim.throttle.throttled_count(SUB_THROTTLED) == 2 + 6
+    # Two 429s, then the seven list requests of its scopes (Instance: NICs, public IPs, VMs; Disk: disks;
+    # IP: NICs, public IPs; MachineType: resource SKUs), each a single page.
+    assert sim.throttle.throttled_count(SUB_THROTTLED) == 2 + 7
 
 
 def test_errors_do_not_carry_the_client_secret(sim: AzureSim, results: dict[str, Any]) -> None:

@@ -68,8 +68,9 @@ def by_uid(records: list[Record], kind: type[Record]) -> dict[str, Any]:
 def test_plan_makes_one_scope_per_project_and_kind(sim: GcpSim) -> None:
     tasks = plan(sim.source_config())
     assert [str(t.scope) for t in tasks if t.scope.account == PROJECT] == [
-        f"gcp:{PROJECT}:global:Instance", f"gcp:{PROJECT}:global:Disk", f"gcp:{PROJECT}:global:IP"]
-    assert len(tasks) == 3 * 4
+        f"gcp:{PROJECT}:global:Instance", f"gcp:{PROJECT}:global:Disk", f"gcp:{PROJECT}:global:IP",
+        f"gcp:{PROJECT}:global:MachineType"]
+    assert len(tasks) == 4 * 4
     instance_scope = tasks[0].scope
     assert instance_scope.labels == ("Instance", "IP")
     account = [r for r in tasks[0].context if isinstance(r, CloudAccountRecord)]
@@ -195,12 +196,12 @@ def test_forbidden_project_fails_only_its_own_scopes(sim: GcpSim) -> None:
         except gexc.Forbidden as exc:
             failed.append(str(task.scope))
             assert exc.code == 403
-    assert sorted(failed) == sorted(f"gcp:{DENIED}:global:{k}" for k in ("Instance", "Disk", "IP"))
+    assert sorted(failed) == sorted(f"gcp:{DENIED}:global:{k}" for k in ("Instance", "Disk", "IP", "MachineType"))
     assert done[f"gcp:{OTHER}:global:Instance"] == 7
     assert done[f"gcp:{PROJECT}:global:Disk"] == 10
     denied = [e for e in sim.requests if f"/projects/{DENIED}/" in e.path]
     assert denied and all(e.status == 403 for e in denied)
-    assert len(denied) == 3  # a 403 is not retried: one request per scope
+    assert len(denied) == 4  # a 403 is not retried: one request per scope
 
 
 # -- retries, honoured Retry-After, credentials ------------------------------------------------

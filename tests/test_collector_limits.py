@@ -78,7 +78,7 @@ def test_gardener_list_whose_continue_token_comes_back(stuck: SimHTTPServer, tmp
     token.write_text("stuck-token")
     tasks = plan({"token_file": str(token), "server": stuck.url})
     # Listing the seeds while planning met the same loop: no Machine scope, the garden's kinds fail.
-    assert {t.scope.kind for t in tasks} == {"Project", "Seed", "Shoot", "Bastion"}
+    assert {t.scope.kind for t in tasks} == {"Project", "Seed", "Shoot", "Bastion", "CloudProfile"}
     error = read_error(one_task(tasks, "Project"))
     assert isinstance(error, PagingError)
     assert_one_clear_line(error, r"listing projects .*page 3 repeats an earlier page token")

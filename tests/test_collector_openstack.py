@@ -56,8 +56,8 @@ def test_plan_scopes_and_context(sim: OpenStackSim) -> None:
     keys = [t.scope.key for t in tasks]
     assert keys == [f"openstack:{p}:{r}:{k}" for p, r in
                     [("dev-eu", "RegionOne"), ("dev-eu", "RegionTwo"), ("ops", "RegionOne"), ("locked", "RegionOne")]
-                    for k in ("Instance", "Disk", "IP")]
-    account, region = tasks[3].context
+                    for k in ("Instance", "Disk", "IP", "MachineType")]
+    account, region = tasks[4].context  # the first scope of dev-eu's second region
     assert isinstance(account, CloudAccountRecord) and account.uid == "openstack:dev-eu"
     assert isinstance(region, RegionRecord) and region.uid == "openstack:RegionTwo"
     assert all(t.scope.extra_labels == () for t in tasks)
@@ -67,7 +67,7 @@ def test_plan_scopes_and_context(sim: OpenStackSim) -> None:
 def test_collects_what_the_landscape_says_and_fails_only_forbidden_scopes(sim: OpenStackSim) -> None:
     done, failed = run(plan(sim.source_config()))
     assert set(failed) == {f"openstack:{scope}:{kind}" for scope in ("dev-eu:RegionTwo", "locked:RegionOne")
-                           for kind in ("Instance", "Disk", "IP")}
+                           for kind in ("Instance", "Disk", "IP", "MachineType")}
     assert all(isinstance(e, exceptions.ForbiddenException) for e in failed.values())
     ids = key_ids(sim)
 
@@ -136,7 +136,8 @@ def test_parallel_fetches_match_sequential_ones(sim: OpenStackSim) -> None:
     parallel = {key: uids for key, uids in results if uids is not None}
     assert parallel == {key: sorted(r.uid for r in records) for key, records in sequential.items()}
     assert {key for key, uids in results if uids is None} == {
-        f"openstack:{s}:{k}" for s in ("dev-eu:RegionTwo", "locked:RegionOne") for k in ("Instance", "Disk", "IP")}
+        f"openstack:{s}:{k}" for s in ("dev-eu:RegionTwo", "locked:RegionOne")
+        for k in ("Instance", "Disk", "IP", "MachineType")}
 
 
 def _uids_or_error(task: ScopeTask) -> list[str] | None:
@@ -179,7 +180,7 @@ def test_application_credentials_and_discovered_regions(sim: OpenStackSim) -> No
     section = {"clouds": [{"name": "ops-app", "project": "ops", "auth": sim.application_credential_auth("ops")}]}
     tasks = plan(section)  # no regions listed: read from the token's catalog
     assert [t.scope.key for t in tasks] == ["openstack:ops:RegionOne:Instance", "openstack:ops:RegionOne:Disk",
-                                            "openstack:ops:RegionOne:IP"]
+                                            "openstack:ops:RegionOne:IP", "openstack:ops:RegionOne:MachineType"]
     done, failed = run(tasks)
     assert failed == {} and len(done["openstack:ops:RegionOne:Instance"]) == 2
 
@@ -189,8 +190,8 @@ def test_region_discovery_failure_fails_only_that_project(sim: OpenStackSim) -> 
     section = {"clouds": [{"name": "broken", "auth": bad_auth},
                           {"name": "ops", "auth": sim.password_auth("ops"), "regions": ["RegionOne"]}]}
     done, failed = run(plan(section))
-    assert set(failed) == {f"openstack:dev-eu:global:{k}" for k in ("Instance", "Disk", "IP")}
-    assert set(done) == {f"openstack:ops:RegionOne:{k}" for k in ("Instance", "Disk", "IP")}
+    assert set(failed) == {f"openstack:dev-eu:global:{k}" for k in ("Instance", "Disk", "IP", "MachineType")}
+    assert set(done) == {f"openstack:ops:RegionOne:{k}" for k in ("Instance", "Disk", "IP", "MachineType")}
     for error in failed.values():
         assert "wrong-password-xyz" not in str(error) and "wrong-password-xyz" not in repr(error)
 

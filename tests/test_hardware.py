@@ -12,10 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from collectors.aws import plan as aws_plan
+from collectors.azure import plan as azure_plan
 from collectors.gardener import plan as gardener_plan
+from collectors.openstack import plan as openstack_plan
+from graphinv.api import create_app
+from graphinv.api.settings import ApiSettings
+from graphinv.api.threaded import serving
 from graphinv.capacity import capacity, instance_verdicts, totals
 from graphinv.commands.collect import collect_into
 from graphinv.config import Neo4jConnection, settings_from_mapping
@@ -23,8 +29,10 @@ from graphinv.db import Graph
 from graphinv.orphans import OrphanFilter, orphan_report
 from graphinv.queries import load_query
 from graphinv.sim.aws import AwsSim
+from graphinv.sim.azure import AzureSim
 from graphinv.sim.gardener_api import CLOUDPROFILES, GARDEN, GardenerSim
 from graphinv.sim.landscape import Landscape, Seed, parse_landscape
+from graphinv.sim.openstack import OpenStackSim
 from graphinv.sim.runtime import SimulatedLandscape
 from tests.support.cli import run_graphinv
 from tests.support.graph import wipe
@@ -102,6 +110,54 @@ def test_cloudprofile_sample_through_the_kubernetes_client(shared_samples: Path,
         assert memory.endswith("Gi")  # what the sample uses; 1 Gi = 1024 MiB
         assert record.memory_mib == int(memory[:-2]) * 1024
         assert record.usable is entry.get("usable", True)
+
+
+def test_nova_flavors_sample_through_openstacksdk(shared_samples: Path, tmp_path: Path) -> None:
+    flavors = json.loads((shared_samples / "openstack" / "nova-flavors-detail-resp.v2.75.json").read_text())["flavors"]
+    landscape = parse_landscape({"accounts": [{"provider": "openstack", "id": "p-sample",
+                                               "regions": [{"name": "eu-de-1"}]}]})
+    sim = OpenStackSim(landscape, tmp_path)
+    sim.flavor_overrides["eu-de-1"] = flavors  # served as Nova wrote them
+    sim.start()
+    try:
+        tasks = [t for t in openstack_plan(sim.source_config()) if t.scope.kind == "MachineType"]
+        done, failed = fetch_each(tasks)
+    finally:
+        sim.stop()
+    assert not failed and len(tasks) == 1
+    (records,) = done.values()
+    assert [(r.uid, r.vcpus, r.memory_mib) for r in records] == [
+        (f"openstack:eu-de-1:{f['name']}", f["vcpus"], f["ram"]) for f in flavors]
+    assert all(r.gpu_count == 0 for r in records)  # no flavor of the sample asks for a GPU
+
+
+def test_resource_skus_sample_through_the_azure_sdk(shared_samples: Path, tmp_path: Path) -> None:
+    sample = json.loads((shared_samples / "azure" / "resourceskus-list-for-a-region.json").read_text())
+    skus: list[dict[str, Any]] = sample["responses"]["200"]["body"]["value"]
+    sub = "00000000-0000-4000-8000-000000000001"
+    landscape = parse_landscape({"accounts": [{"provider": "azure", "id": sub, "regions": [{"name": "westus"}]}]})
+    sim = AzureSim(landscape, tmp_path)
+    sim.subscriptions[sub].skus = skus  # served as ARM wrote them
+    sim.start()
+    try:
+        tasks = [t for t in azure_plan(sim.source_config()) if t.scope.kind == "MachineType"]
+        done, failed = fetch_each(tasks)
+    finally:
+        sim.stop()
+    assert not failed and len(tasks) == 1
+    (records,) = done.values()
+
+    def capability(sku: dict[str, Any], name: str) -> str | None:
+        return next((c["value"] for c in sku.get("capabilities", []) if c["name"] == name), None)
+
+    expected = {f"azure:{loc.lower()}:{sku['name']}": sku for sku in skus if sku["resourceType"] == "virtualMachines"
+                for loc in sku["locations"]}
+    assert expected and {r.uid for r in records} == set(expected)
+    for record in records:
+        sku = expected[record.uid]
+        assert record.vcpus == int(capability(sku, "vCPUs") or 0)
+        assert record.memory_mib == round(float(capability(sku, "MemoryGB") or 0) * 1024)
+        assert record.gpu_count == int(capability(sku, "GPUs") or 0)
 
 
 # -- a collected landscape ------------------------------------------------------------------------------
@@ -238,3 +294,32 @@ def test_capacity_command_json(collected: tuple[Graph, Landscape], neo4j_connect
     assert rows[-1]["gpus"] == sum(w["gpus"] for w in expected.values())
     bad = run_graphinv("--config", str(config), "capacity", "--by", "zone")
     assert bad.returncode == 2 and "--by must be one of" in bad.stderr
+
+
+def test_graphql_capacity_and_machine_type(collected: tuple[Graph, Landscape]) -> None:
+    graph, landscape = collected
+    query = """
+      query ($name: String!) { project(name: $name) {
+          capacity { vms vcpus memoryMib gpus unknownVms gpusByModel { model count } }
+          shoots { uid capacity { vms vcpus gpus }
+                   seed { uid capacity { vms } }
+                   ownedInstances(first: 50) { uid instanceType region machineType { name vcpus gpuCount } } } } }
+    """
+    with serving(create_app(graph, ApiSettings())) as base:
+        response = httpx.post(f"{base}/graphql", json={"query": query, "variables": {"name": DRIFT_PROJECT}},
+                              timeout=60)
+    body = response.json()
+    assert not body.get("errors"), body["errors"]
+    project = body["data"]["project"]
+    want = expected_capacity_by_project(landscape)[DRIFT_PROJECT]
+    got = project["capacity"]
+    assert (got["vms"], got["vcpus"], got["memoryMib"], got["gpus"], got["unknownVms"]) == (
+        want["vms"], want["vcpus"], want["memory_mib"], want["gpus"], want["unknown_vms"])
+    assert {g["model"]: g["count"] for g in got["gpusByModel"]} == want["gpus_by_model"]
+    (shoot,) = project["shoots"]
+    assert shoot["capacity"]["vcpus"] == want["vcpus"]
+    assert shoot["seed"]["capacity"]["vms"] >= want["vms"]
+    types = {vm["instanceType"]: vm["machineType"] for vm in shoot["ownedInstances"]}
+    assert types["m5.large"] == {"name": "m5.large", "vcpus": 2, "gpuCount": 0}
+    assert types[UNKNOWN_TYPE] is None
+    assert types[next(t.name for t in landscape.machine_types if DRIFT_REGION in t.absent_in)] is None

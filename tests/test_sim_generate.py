@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from collectors.provider_ids import parse_provider_id
 from graphinv.sim.cli import sim_app
 from graphinv.sim.generate import PLANT_CASES, PROVIDERS, generate, resource_counts
+from graphinv.sim.hardware import GPU_TYPES
 from graphinv.sim.landscape import Landscape, dump_landscape, parse_landscape
 
 
@@ -78,7 +79,7 @@ def test_scale_one_is_a_small_real_looking_landscape(small: Landscape) -> None:
             assert region.zones == facts.regions[region.name]
             for inst in region.instances:
                 assert inst.zone in region.zones
-                assert inst.type in facts.instance_types or inst.type == facts.bastion_type
+                assert inst.type in (*facts.instance_types, facts.bastion_type, *GPU_TYPES[account.provider])
                 assert 1 <= 1 + len(inst.disks) <= 2  # boot disk plus at most one volume
 
 

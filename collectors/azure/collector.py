@@ -10,12 +10,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from collectors.azure.auth import build_credential, compute_client, network_client
+from collectors.azure.catalogue import collect_skus
 from collectors.azure.common import PROVIDER
 from collectors.azure.disks import collect_disks
 from collectors.azure.instances import collect_instances
 from collectors.azure.ips import collect_ips
 from collectors.azure.settings import AzureSettings
-from collectors.contract import ACCOUNT_WIDE, Account, CloudCollector, typed
+from collectors.catalogue import MACHINE_TYPES, RegionCatalogue
+from collectors.contract import ACCOUNT_WIDE, Account, CloudCollector, Kind, typed
 from collectors.contract import plan as plan_scopes
 from collectors.records import CloudResource, Record
 from collectors.scope import ScopeTask
@@ -28,6 +30,7 @@ class AzureCollector(CloudCollector):
         self.settings = settings
         self.credential = build_credential(settings)
         self.only = frozenset(settings.regions) if settings.regions else None
+        self.catalogue = RegionCatalogue()
 
     def accounts(self) -> list[Account]:
         return [Account(s, region_nodes=tuple(sorted(self.only or ()))) for s in self.settings.subscriptions]
@@ -51,6 +54,16 @@ class AzureCollector(CloudCollector):
     def disks(self, account: Account, region: str) -> Iterator[Record]:
         with compute_client(self.credential, account.id, self.settings) as compute:
             yield from self._kept(collect_disks(compute, account.id, self.settings.max_pages))
+
+    def kinds(self, account: Account) -> Sequence[Kind]:
+        return (*super().kinds(account), MACHINE_TYPES)
+
+    def machine_types(self, account: Account, region: str) -> Iterator[Record]:
+        def read() -> Iterator[Record]:
+            with compute_client(self.credential, account.id, self.settings) as compute:
+                yield from collect_skus(compute, account.id, self.only, self.settings.max_pages)
+
+        yield from self.catalogue.get(account.id, read)
 
     def ips(self, account: Account, region: str) -> Iterator[Record]:
         with network_client(self.credential, account.id, self.settings) as network:

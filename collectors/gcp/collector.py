@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from google.api_core.client_options import ClientOptions
+from google.cloud import compute_v1
+
+from collectors.catalogue import MACHINE_TYPES, RegionCatalogue
 from collectors.contract import ACCOUNT_WIDE, INSTANCES_WITH_OWN_IPS, Account, CloudCollector, Kind, typed
 from collectors.contract import plan as plan_scopes
 from collectors.gcp.addresses import collect_addresses, reserved_external_ips
+from collectors.gcp.catalogue import collect_machine_types
 from collectors.gcp.clients import GcpClients, build_clients, load_credentials
 from collectors.gcp.disks import collect_disks
 from collectors.gcp.instances import collect_instances
@@ -34,12 +39,16 @@ class GcpCollector(CloudCollector):
         self.retry = RetryAfter()
         # The google API timeout is one number per request (connect and read together).
         self.timeout = settings.read_seconds
+        self.catalogue = RegionCatalogue()
 
     def accounts(self) -> list[Account]:
         return [Account(project, name=project, region_nodes=(ACCOUNT_WIDE,)) for project in self.settings.projects]
 
     def regions(self, account: Account) -> Sequence[str]:
         return [ACCOUNT_WIDE]
+
+    def _options(self) -> ClientOptions | None:
+        return ClientOptions(api_endpoint=self.settings.api_endpoint) if self.settings.api_endpoint else None
 
     def _clients(self) -> GcpClients:
         # Fresh clients per fetch: each has its own HTTP session, so threads share none.
@@ -55,6 +64,17 @@ class GcpCollector(CloudCollector):
     def disks(self, account: Account, region: str) -> Iterator[Record]:
         s = self.settings
         yield from collect_disks(self._clients().disks, account.id, self.retry, s.page_size, self.timeout, s.max_pages)
+
+    def kinds(self, account: Account) -> Sequence[Kind]:
+        return (*super().kinds(account), MACHINE_TYPES)
+
+    def machine_types(self, account: Account, region: str) -> Iterator[Record]:
+        # One aggregated list covers every zone of the project; its catalogue is read once per collection.
+        s = self.settings
+        client = compute_v1.MachineTypesClient(transport="rest", credentials=self.credentials,
+                                               client_options=self._options())
+        yield from self.catalogue.get(account.id, lambda: collect_machine_types(
+            client, account.id, self.retry, s.page_size, self.timeout, s.max_pages))
 
     def ips(self, account: Account, region: str) -> Iterator[Record]:
         clients, s = self._clients(), self.settings

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from collectors.contract import Account, CloudCollector, typed
+from collectors.catalogue import MACHINE_TYPES, RegionCatalogue
+from collectors.contract import Account, CloudCollector, Kind, typed
 from collectors.contract import plan as plan_scopes
+from collectors.openstack.catalogue import collect_flavors
 from collectors.openstack.common import PROVIDER
 from collectors.openstack.connection import catalog_regions, connect, project_of
 from collectors.openstack.disks import collect_disks
@@ -25,6 +27,7 @@ class OpenStackCollector(CloudCollector):
 
     def __init__(self, settings: OpenStackSettings) -> None:
         self.settings = settings
+        self.catalogue = RegionCatalogue()
 
     def accounts(self) -> list[Account]:
         accounts = []
@@ -59,6 +62,14 @@ class OpenStackCollector(CloudCollector):
 
     def ips(self, account: Account, region: str) -> Iterator[Record]:
         return self._read(collect_ips, account, region)
+
+    def kinds(self, account: Account) -> Sequence[Kind]:
+        return (*super().kinds(account), MACHINE_TYPES)
+
+    def machine_types(self, account: Account, region: str) -> Iterator[Record]:
+        # Flavors may be project-private: the catalogue is read per project and region, once a collection.
+        yield from self.catalogue.get(f"{account.id}/{region}",
+                                      lambda: list(self._read(collect_flavors, account, region)))
 
 
 def plan(settings: OpenStackSettings | Mapping[str, Any]) -> list[ScopeTask]:

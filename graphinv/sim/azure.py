@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 import threading
 import uuid
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import Account, Disk, Instance, Landscape, PublicIP, Region, technical_id
@@ -70,6 +72,7 @@ LISTS = {
     ("microsoft.compute", "disks"): "disks",
     ("microsoft.network", "publicipaddresses"): "ips",
     ("microsoft.network", "networkinterfaces"): "nics",
+    ("microsoft.compute", "skus"): "skus",  # resource SKUs: the machine type catalogue
 }
 
 
@@ -165,6 +168,7 @@ class _Subscription:
     vms: list[_VM] = field(default_factory=list)
     disks: list[_Disk] = field(default_factory=list)
     ips: list[_IP] = field(default_factory=list)
+    skus: list[dict[str, Any]] = field(default_factory=list)  # resource SKUs (API shape), per location
 
 
 class _Builder:
@@ -201,6 +205,8 @@ class _Builder:
             forbidden=account.access == "forbidden" or any(r.access == "forbidden" for r in account.regions),
             throttle_times=account.throttle_times + sum(r.throttle_times for r in account.regions),
         )
+        sub.skus = [hardware.azure_sku(t, r.name) for r in account.regions
+                    for t in hardware.offered(self.landscape, "azure", r.name)]
         vms_by_key: dict[str, _VM] = {}
         private_counter = 0
         for region in account.regions:
@@ -617,4 +623,7 @@ class AzureSim:
             return [_nic_payload(vm) for vm in sub.vms]
         if kind == "disks":
             return [_disk_payload(d) for d in sub.disks]
+        if kind == "skus":  # `$filter=location eq '<location>'` keeps one location's SKUs
+            wanted = re.findall(r"location eq '([^']*)'", request.arg("$filter", "") or "")
+            return [sku for sku in sub.skus if not wanted or set(sku["locations"]) & set(wanted)]
         return [_ip_payload(ip) for ip in sub.ips]

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import (
@@ -76,8 +77,9 @@ _KINDS = {
     "instances": ("compute#instanceAggregatedList", "instances"),
     "disks": ("compute#diskAggregatedList", "disks"),
     "addresses": ("compute#addressAggregatedList", "addresses"),
+    "machineTypes": ("compute#machineTypeAggregatedList", "machineTypes"),  # graphinv/sim/hardware.py
 }
-_AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/aggregated/(?P<kind>[a-z]+)$")
+_AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/aggregated/(?P<kind>[a-zA-Z]+)$")
 _GLOBAL_ADDRESSES = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/global/addresses$")
 _LABEL_INVALID = re.compile(r"[^a-z0-9_-]")
 
@@ -116,6 +118,7 @@ class _Project:
     instances: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     disks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     addresses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    machineTypes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # named like the API kind
     scopes: dict[str, list[str]] = field(default_factory=dict)  # kind -> every scope it may list
 
     @property
@@ -262,6 +265,10 @@ class _Renderer:
         zones = [f"zones/{z}" for r in account.regions if r.name != GLOBAL for z in _zones(r)]
         regions = [f"regions/{r.name}" for r in account.regions if r.name != GLOBAL]
         data.scopes = {"instances": zones, "disks": zones + regions, "addresses": [*regions, GLOBAL]}
+        data.machineTypes = [(f"zones/{z}", hardware.gce_machine_type(t, project, z))
+                             for r in account.regions if r.name != GLOBAL for z in _zones(r)
+                             for t in hardware.offered(self.landscape, "gcp", r.name)]
+        data.scopes["machineTypes"] = zones
         for kind in ("instances", "disks", "addresses"):
             pairs = [(scope, item["name"]) for scope, item in getattr(data, kind)]
             if len(set(pairs)) != len(pairs):

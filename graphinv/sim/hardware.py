@@ -92,6 +92,49 @@ def ec2_instance_type(t: MachineType) -> dict[str, Any]:
     return item
 
 
+def gce_machine_type(t: MachineType, project: str, zone: str) -> dict[str, Any]:
+    """One Compute Engine machineType of a zone, in the API's JSON shape."""
+    item: dict[str, Any] = {
+        "kind": "compute#machineType", "id": str(int(hashlib.sha256(t.name.encode()).hexdigest()[:12], 16)),
+        "name": t.name, "description": f"{t.vcpus} vCPUs, {t.memory_mib / 1024:g} GB RAM",
+        "guestCpus": t.vcpus, "memoryMb": t.memory_mib, "zone": zone, "isSharedCpu": False,
+        "maximumPersistentDisks": 128, "maximumPersistentDisksSizeGb": "263168",
+        "architecture": "ARM64" if t.architecture == "arm64" else "X86_64",
+        "selfLink": f"https://compute.googleapis.com/compute/v1/projects/{project}/zones/{zone}/machineTypes/{t.name}",
+    }
+    if t.gpus:
+        item["accelerators"] = [{"guestAcceleratorType": t.gpu_model, "guestAcceleratorCount": t.gpus}]
+    return item
+
+
+def nova_flavor(t: MachineType, base: str) -> dict[str, Any]:
+    """One Nova flavor with its extra_specs (microversion 2.61 and later); a GPU flavor asks for
+    PCI passthrough of `<model>:<count>`, as operators configure GPU flavors."""
+    specs = {"hw:cpu_policy": "shared"}
+    if t.gpus:
+        specs["pci_passthrough:alias"] = f"{t.gpu_model}:{t.gpus}"
+    if t.architecture == "arm64":
+        specs["hw_architecture"] = "aarch64"
+    return {"id": t.name, "name": t.name, "vcpus": t.vcpus, "ram": t.memory_mib, "disk": 0, "swap": 0,
+            "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False, "os-flavor-access:is_public": True,
+            "rxtx_factor": 1.0, "description": None, "extra_specs": specs,
+            "links": [{"rel": "self", "href": f"{base}/flavors/{t.name}"}]}
+
+
+def azure_sku(t: MachineType, location: str) -> dict[str, Any]:
+    """One resource SKU of a location (Microsoft.Compute/skus), in the API's shape."""
+    capabilities = {"vCPUs": str(t.vcpus), "vCPUsAvailable": str(t.vcpus), "MemoryGB": f"{t.memory_mib / 1024:g}",
+                    "CpuArchitectureType": "Arm64" if t.architecture == "arm64" else "x64",
+                    "HyperVGenerations": "V1,V2", "MaxDataDiskCount": "16", "PremiumIO": "True"}
+    if t.gpus:
+        capabilities["GPUs"] = str(t.gpus)
+    family = t.name.split("_")[1] if "_" in t.name else t.name
+    return {"resourceType": "virtualMachines", "name": t.name, "tier": "Standard", "size": t.name.split("_", 1)[-1],
+            "family": f"standard{family}Family", "locations": [location],
+            "locationInfo": [{"location": location, "zones": ["1", "2", "3"], "zoneDetails": []}],
+            "capabilities": [{"name": k, "value": v} for k, v in capabilities.items()], "restrictions": []}
+
+
 def cloud_profile(landscape: Landscape, provider: str, regions: list[str]) -> dict[str, Any]:
     """The provider's CloudProfile (core.gardener.cloud/v1beta1), named like the provider."""
     machine_types = []

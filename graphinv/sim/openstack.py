@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
+from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import Account, Disk, Instance, Landscape, PublicIP, Region, technical_id
@@ -487,6 +488,8 @@ class OpenStackSim:
         self.fip_port_details = fip_port_details
         # A broken service for tests: every full page's `next` link points at that same page.
         self.stuck_paging = stuck_paging
+        # region -> Nova flavors (API shape) served instead of the landscape's machine types (tests)
+        self.flavor_overrides: dict[str, list[dict[str, Any]]] = {}
         self.throttle = Throttle()
         self.password = "sim-" + uuid.uuid5(uuid.NAMESPACE_URL, f"graphinv-sim-password/{landscape.seed}").hex
         # (method, path, query) of recent requests, for tests; bounded so long runs do not grow it
@@ -731,6 +734,15 @@ class OpenStackSim:
             return Response.json(body, headers={
                 "OpenStack-API-Version": f"compute {version[0]}.{version[1]}",
                 "X-OpenStack-Nova-API-Version": f"{version[0]}.{version[1]}", "Vary": "OpenStack-API-Version"})
+        if rest == "/v2.1/flavors/detail" and request.method == "GET":  # the region's catalogue
+            project, region = self._authorize(request, region_name, error)
+            if project.access == "forbidden" or region.access == "forbidden":
+                raise error(403, "Forbidden", "Policy doesn't allow os_compute_api:os-flavor-manage to be performed.")
+            flavors = self.flavor_overrides.get(region_name)
+            if flavors is None:
+                flavors = [hardware.nova_flavor(t, f"{base}/v2.1")
+                           for t in hardware.offered(self.landscape, "openstack", region_name)]
+            return Response.json({"flavors": flavors})
         raise error(404, "NotFound", f"no such compute path: {request.path}")
 
     # -- Cinder -----------------------------------------------------------------------------------
