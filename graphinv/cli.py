@@ -22,6 +22,7 @@ from graphinv.commands import scheduler as scheduler_cmd
 from graphinv.commands import serve as serve_cmd
 from graphinv.commands import sim as sim_cmd
 from graphinv.commands import watch as watch_cmd
+from graphinv.commands import worker as worker_cmd
 from graphinv.commands.common import State, out
 from graphinv.commands.errors import ErrorReportingGroup
 
@@ -71,6 +72,7 @@ app.command()(inventory_cmd.export)
 app.command()(inventory_cmd.report)
 app.command("capacity")(capacity_cmd.capacity_command)
 app.command()(watch_cmd.watch)
+app.command()(worker_cmd.worker)
 
 def main() -> None:
     try:

@@ -36,6 +36,9 @@ class Graph:
             conn.uri, auth=conn.auth, max_transaction_retry_time=max_retry_seconds,
             user_agent="graphinv",
         )
+        # Transaction functions the driver ran again after a transient error (deadlock, lost
+        # connection): how much concurrent writers contend. Benchmarks and the worker report it.
+        self.tx_retries = 0
 
     def close(self) -> None:
         self.driver.close()
@@ -63,8 +66,17 @@ class Graph:
         return self.driver.session(database=self.database, **kwargs)
 
     def write(self, work: Callable[[ManagedTransaction], T]) -> T:
+        calls = 0
+
+        def counted(tx: ManagedTransaction) -> T:
+            nonlocal calls
+            calls += 1
+            if calls > 1:
+                self.tx_retries += 1
+            return work(tx)
+
         with self.session() as session:
-            return session.execute_write(work)
+            return session.execute_write(counted)
 
     def read(self, work: Callable[[ManagedTransaction], T]) -> T:
         with self.session(default_access_mode=neo4j.READ_ACCESS) as session:

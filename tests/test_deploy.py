@@ -42,6 +42,7 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 K8S = DEPLOY / "kubernetes"
 BASE = K8S / "base"
 OVERLAY = K8S / "overlays" / "example"
+DISTRIBUTED = K8S / "overlays" / "distributed"  # the example plus Redis and workers (docs/scaling.md)
 PERMISSIONS = DEPLOY / "permissions"
 PERMISSIONS_DOC = ROOT / "docs" / "permissions.md"
 
@@ -175,7 +176,7 @@ def test_compose_schema_check_rejects_a_broken_file(
 
 def test_compose_services_and_commands(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"neo4j", "scheduler", "api", "demo"}
+    assert set(services) == {"neo4j", "scheduler", "api", "demo", "worker", "redis"}
     assert services["neo4j"]["image"] == NEO4J_IMAGE
     assert services["scheduler"]["command"] == ["scheduler", "start"]
     assert services["api"]["command"] == ["serve", "--host", "0.0.0.0", "--port", str(API_PORT)]
@@ -547,7 +548,8 @@ def resource_files(directory: Path) -> list[Path]:
 
 def raw_manifests() -> list[tuple[str, dict[str, Any]]]:
     docs = []
-    for path in [*resource_files(BASE), *resource_files(OVERLAY), PERMISSIONS / "gardener-rbac.yaml"]:
+    for path in [*resource_files(BASE), *resource_files(OVERLAY), *resource_files(DISTRIBUTED),
+                 PERMISSIONS / "gardener-rbac.yaml"]:
         for doc in yaml.safe_load_all(path.read_text()):
             if doc:
                 docs.append((f"{path.relative_to(ROOT)}:{doc['kind']}/{doc['metadata']['name']}", doc))
@@ -901,3 +903,58 @@ def test_permissions_doc_matches_the_policy_files() -> None:
     gcp = next(yaml.safe_load(b) for b in fenced_blocks("yaml") if "includedPermissions" in b)
     assert gcp["includedPermissions"] == yaml.safe_load((PERMISSIONS / "gcp-role.yaml").read_text())[
         "includedPermissions"]
+
+
+# -- scale-out: the distributed overlay and the compose workers ---------------------------------
+def test_distributed_overlay_renders_valid_workers_redis_and_a_distributed_scheduler(k8s_validate: Any) -> None:
+    docs = render(DISTRIBUTED)
+    assert validate_all(k8s_validate, [(f"distributed:{d['kind']}/{d['metadata']['name']}", d) for d in docs]) == []
+    deployments = by_kind(docs, "Deployment")
+    scheduler = deployments["graphinv-scheduler"]["spec"]
+    assert scheduler["replicas"] == 1
+    assert scheduler["template"]["spec"]["containers"][0]["args"] == ["scheduler", "start", "--distributed"]
+    worker = deployments["graphinv-worker"]["spec"]["template"]["spec"]
+    assert worker["containers"][0]["args"][0] == "worker"
+    redis = by_kind(docs, "StatefulSet")["graphinv-redis"]["spec"]["template"]["spec"]["containers"][0]
+    assert "--appendonly" in redis["args"]
+    assert by_kind(docs, "Service")["graphinv-redis"]["spec"]["ports"][0]["port"] == 6379
+    for name in ("graphinv-scheduler", "graphinv-worker"):
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        names = [e["name"] for e in container["env"]]
+        # $(VAR) expands only variables defined earlier in the list; the password comes from a Secret.
+        assert names.index("REDIS_PASSWORD") < names.index("GRAPHINV_QUEUE_URL"), name
+        assert env["GRAPHINV_QUEUE_URL"]["value"] == "redis://:$(REDIS_PASSWORD)@$(QUEUE_HOST)/0"
+        assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"].startswith("graphinv-redis-")
+        config = {e: "x" for e in env if e.startswith("GRAPHINV_") and "valueFrom" not in env[e]}
+        config["GRAPHINV_QUEUE_URL"] = "redis://:pw@graphinv-redis:6379/0"
+        loaded = load_config(DEPLOY / "config.example.yaml", env={**config, "GRAPHINV_CONFIG": ""})
+        assert loaded.queue.where() == "graphinv-redis:6379"
+    for spec in (worker, by_kind(docs, "StatefulSet")["graphinv-redis"]["spec"]["template"]["spec"]):
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["enableServiceLinks"] is False
+        for container in spec["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_compose_workers_scale_and_share_the_queue(compose: dict[str, Any], example_env: dict[str, str]) -> None:
+    services = compose["services"]
+    assert services["worker"]["command"][0] == "worker"
+    assert services["worker"]["profiles"] == services["redis"]["profiles"] == ["distributed"]
+    assert "container_name" not in services["worker"]  # `--scale worker=N` needs generated names
+    assert services["worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "--appendonly" in services["redis"]["command"]
+    for name in ("scheduler", "worker"):
+        env = services[name]["environment"]
+        assert env["GRAPHINV_QUEUE_URL"] == "redis://redis:6379/0"
+        loaded = load_config(DEPLOY / "config.example.yaml",
+                             env={k: str(v) for k, v in env.items() if k != "GRAPHINV_CONFIG"})
+        assert loaded.queue.where() == "redis:6379"
+        assert loaded.queue.distributed is False  # off unless GRAPHINV_DISTRIBUTED=true in .env
+    on = interpolate_tree(compose_raw_text(), {**example_env, "HOME": "/h", "GRAPHINV_DISTRIBUTED": "true"})
+    assert on["services"]["scheduler"]["environment"]["GRAPHINV_QUEUE_DISTRIBUTED"] == "true"
+
+
+def compose_raw_text() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE_FILE.read_text()))

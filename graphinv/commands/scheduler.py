@@ -52,6 +52,9 @@ def start(
     )] = None,
     metrics_host: Annotated[str | None, typer.Option(help="address to bind (default: 127.0.0.1)")] = None,
     no_metrics: Annotated[bool, typer.Option("--no-metrics", help="serve no HTTP endpoint")] = False,
+    distributed: Annotated[bool, typer.Option("--distributed", help="enqueue scope tasks on the Redis queue "
+                                              "(`queue:`) for `graphinv worker` processes instead of reading "
+                                              "here; see docs/scaling.md")] = False,
 ) -> None:
     """Run the scheduler until SIGTERM or Ctrl-C. A running collection gives up its unfinished scopes
     (they are marked failed and nothing is swept), then the process exits."""
@@ -86,6 +89,16 @@ def start(
             from graphinv.watch.service import WatchService
 
             service.use_watches(WatchService(graph, cfg.sources, watch_settings, service.metrics))
+        if distributed or cfg.queue.distributed:
+            from graphinv.distributed.job import distribute
+            from graphinv.distributed.tasks import ScopeQueue
+
+            try:
+                cfg.queue.redis_url()
+            except ValueError as exc:
+                fail(str(exc))
+            distribute(service, ScopeQueue(cfg.queue))
+            log.info("distributed: scope tasks go to queue %s on %s", cfg.queue.queue_name, cfg.queue.where())
         try:
             service.start()
         except OSError as exc:  # the metrics port is taken

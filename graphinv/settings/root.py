@@ -21,6 +21,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from collectors.settings import SourcesSettings
 from graphinv.alerts.settings import AlertSettings, AlertsSection
 from graphinv.api.settings import ApiSettings
+from graphinv.distributed.settings import QueueSettings
 from graphinv.history.settings import HistorySettings
 from graphinv.inventory.settings import InventorySettings
 from graphinv.neo4j_server.manager import LocalNeo4jSettings
@@ -47,6 +48,7 @@ class Settings(Section):
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     # Sections of later parts mount here, one line each.
 
     _source_path: Path | None = PrivateAttr(default=None)

@@ -1,0 +1,184 @@
+"""Scale-out test parts: a real redis-server on 127.0.0.1, `graphinv worker` processes, graph snapshots.
+
+`redis-server` is Debian's (`./dev test` installs it); tests skip with the reason when it is missing.
+It runs with an append-only file synced on every write, as a production queue must (a restarted
+Redis must still hold the queued scope tasks).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graphinv.db import Graph
+from graphinv.ports import free_port
+from tests.support.processes import Process, graphinv_command, start_process, stop_process, wait_for_output
+
+# Properties that say when or by which run a node was written, not what it is.
+BOOKKEEPING = frozenset({"last_seen", "first_seen", "run_id", "owner", "started", "finished", "created_at",
+                         "updated_at", "last_complete_started", "last_complete_finished", "owner_changed_at",
+                         "written", "swept", "recorded_at", "at", "observed", "observed_at", "pending_since"})
+# Shared value nodes that several scopes write (every account of a region offers the same machine
+# types): their `scope` names whichever scope wrote last, which is write order, not content.
+SHARED_LABELS = frozenset({"MachineType", "Region", "CloudAccount"})
+# Change records of links ("linked"/"unlinked") say from which end a link arrived first: write order
+# again. Appearances are compared; link changes are not.
+ORDER_CHANGES = ("linked", "unlinked")
+
+
+def redis_server_missing() -> str | None:
+    if shutil.which("redis-server") is None:
+        return "redis-server is not installed (apt-get install -y redis-server; `./dev test` does it)"
+    return None
+
+
+class RedisServer:
+    """Debian's redis-server on a free loopback port, persistent (AOF, fsync always) so a restart keeps the queue."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.popen: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        log = (self.workdir / "redis.log").open("ab")
+        self.popen = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.workdir),
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "yes"],
+            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.terminate()
+            self.popen.wait(20)
+        self.popen = None
+
+    def restart(self, down_seconds: float = 2.0) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(workdir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def write_config(path: Path, sources_config: Mapping[str, Any], neo4j_uri: str, redis_url: str,
+                 **queue: Any) -> Path:
+    body = {**sources_config, "neo4j": {"uri": neo4j_uri},
+            "queue": {"url": redis_url, "min_backoff": "200ms", "max_backoff": "2s", "lock_ttl": "4s",
+                      "heartbeat_timeout": "3s", "busy_delay": "500ms", **queue}}
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def start_workers(count: int, config: Path, logs: Path, threads: int = 4) -> list[Process]:
+    workers = [start_process(f"worker-{n}", graphinv_command("worker", "--threads", str(threads)), logs,
+                             env={"GRAPHINV_CONFIG": str(config)}) for n in range(count)]
+    for process in workers:
+        wait_for_output(process, '"event": "started"', 120)
+    return workers
+
+
+def stop_workers(workers: list[Process]) -> None:
+    for process in workers:
+        stop_process(process, timeout=60)
+
+
+Nodes = dict[str, tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]]
+Edges = Counter[tuple[str, str, str]]
+
+# Change records get a random uid each; they are identified by what they say.
+def _identity(n: str) -> str:
+    return (f"CASE WHEN {n}:Change THEN 'change:' + {n}.kind + ':' + {n}.node_label + ':' + {n}.node_uid + ':' "
+            f"+ coalesce({n}.rel, '') + ':' + coalesce({n}.other_label, '') + ':' + coalesce({n}.other_uid, '') "
+            f"ELSE {n}.uid END")
+
+
+def graph_snapshot(graph: Graph) -> tuple[Nodes, Edges]:
+    """Nodes by identity -> (labels, properties without bookkeeping); edges as (type, start, end)."""
+    nodes: Nodes = {}
+    skip = "WHERE NOT (n:Change AND n.kind IN $order)"
+    for row in graph.run_read(f"MATCH (n) {skip} RETURN {_identity('n')} AS id, labels(n) AS labels, "
+                              "properties(n) AS props", {"order": ORDER_CHANGES}):
+        shared = not SHARED_LABELS.isdisjoint(row["labels"])
+        props = tuple(sorted((k, v) for k, v in row["props"].items()
+                             if k not in BOOKKEEPING and k != "uid" and not (shared and k == "scope")))
+        assert row["id"] not in nodes, f"two nodes are {row['id']}"
+        nodes[row["id"]] = (tuple(sorted(row["labels"])), props)
+    edges: Edges = Counter(
+        (r["type"], r["start"], r["end"]) for r in graph.run_read(
+            f"MATCH (a)-[r]->(b) WHERE NOT (a:Change AND a.kind IN $order) "
+            f"RETURN type(r) AS type, {_identity('a')} AS start, {_identity('b')} AS end", {"order": ORDER_CHANGES}))
+    return nodes, edges
+
+
+def differences(expected: tuple[Nodes, Edges], actual: tuple[Nodes, Edges], limit: int = 10) -> list[str]:
+    """What differs, node by node and edge by edge (empty: the same graph)."""
+    (want_nodes, want_edges), (got_nodes, got_edges) = expected, actual
+    out = [f"missing node {k}" for k in sorted(set(want_nodes) - set(got_nodes))][:limit]
+    out += [f"extra node {k}" for k in sorted(set(got_nodes) - set(want_nodes))][:limit]
+    out += [f"node {k} differs: {want_nodes[k]} != {got_nodes[k]}"
+            for k in sorted(set(want_nodes) & set(got_nodes)) if want_nodes[k] != got_nodes[k]][:limit]
+    out += [f"missing edge {e} x{n}" for e, n in sorted((want_edges - got_edges).items())][:limit]
+    out += [f"extra edge {e} x{n}" for e, n in sorted((got_edges - want_edges).items())][:limit]
+    return out
+
+
+def distributed_cycle(settings: Any, graph: Graph, stop: threading.Event | None = None) -> dict[str, Any]:
+    """One collection of every configured source through the queue, as `graphinv scheduler start
+    --distributed` runs it (a DistributedCollectJob per source, all at once); source -> JobOutcome."""
+    from graphinv.distributed.job import DistributedCollectJob
+    from graphinv.distributed.tasks import ScopeQueue
+    from graphinv.metrics import Metrics
+    from graphinv.scheduler.backoff import Backoff
+    from graphinv.scheduler.collect_job import CollectJob
+    from graphinv.scheduler.service import default_planner
+    from tests.support.scheduling import job
+
+    queue = ScopeQueue(settings.queue)
+    stop = stop or threading.Event()
+    outcomes: dict[str, Any] = {}
+    try:
+        jobs = [DistributedCollectJob.replacing(
+            CollectJob(job(source, 3600), graph, default_planner(settings.sources), Backoff(attempts=1), 8,
+                       Metrics(), stop), queue) for source in settings.configured_sources]
+        threads = [threading.Thread(target=lambda j=j: outcomes.__setitem__(j.spec.source, j())) for j in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        queue.close()
+    return outcomes
