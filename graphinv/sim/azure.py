@@ -528,6 +528,11 @@ class AzureSim:
             kind = LISTS.get((lowered[3], lowered[4]))
             if kind is not None and request.method == "GET":
                 return self._arm_list(parts[1], kind, request)
+        if len(parts) == 8 and lowered[0] == "subscriptions" and lowered[2] == "resourcegroups" \
+                and lowered[4] == "providers":  # one resource by its ARM id (a targeted re-read)
+            kind = LISTS.get((lowered[5], lowered[6]))
+            if kind is not None and request.method == "GET":
+                return self._arm_list(parts[1], kind, request, one=request.path)
         return _error(404, "NotFound", f"no simulated API at {request.method} {request.path}")
 
     def _openid_configuration(self, tenant: str) -> Response:
@@ -572,7 +577,8 @@ class AzureSim:
         with self._lock:
             return scheme.lower() == "bearer" and token in self._tokens
 
-    def _arm_list(self, subscription: str, kind: str, request: Request) -> Response:
+    def _arm_list(self, subscription: str, kind: str, request: Request, one: str | None = None) -> Response:
+        """A list page; with `one` (an ARM id), that resource alone, or 404 (ARM ids ignore case)."""
         with self._lock:
             self.arm_requests += 1
         if not self._authorized(request):
@@ -596,6 +602,12 @@ class AzureSim:
                           "Number of read requests for subscription exceeded the limit.",
                           {"Retry-After": "1"})
         items = self._items(sub, kind, request)
+        if one is not None:
+            found = [item for item in items if str(item.get("id", "")).lower() == one.lower()]
+            if not found:
+                return _error(404, "ResourceNotFound", f"The Resource '{one.split('/providers/')[-1]}' "
+                              "was not found.")
+            return Response.json(found[0])
         offset = self._decode_skiptoken(request.arg("$skiptoken"))
         page = items[offset:offset + self.page_size]
         body: dict[str, Any] = {"value": page}

@@ -81,6 +81,9 @@ _KINDS = {
 }
 _AGGREGATED = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/aggregated/(?P<kind>[a-zA-Z]+)$")
 _GLOBAL_ADDRESSES = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/global/addresses$")
+# One resource by name (instances.get, disks.get, regionDisks.get): targeted re-reads of one VM.
+_ONE = re.compile(r"^/compute/v1/projects/(?P<project>[^/]+)/(?P<where>(?:zones|regions)/[^/]+)/"
+                  r"(?P<kind>instances|disks)/(?P<name>[^/]+)$")
 _LABEL_INVALID = re.compile(r"[^a-z0-9_-]")
 
 
@@ -538,6 +541,9 @@ class GcpSim:
     def _answer(self, request: Request) -> Response:
         if request.method != "GET":
             return _error(405, f"method {request.method} is not simulated", "notImplemented")
+        one = _ONE.match(request.path)
+        if one is not None:
+            return self._one(one)
         aggregated = _AGGREGATED.match(request.path)
         global_list = _GLOBAL_ADDRESSES.match(request.path)
         match = aggregated or global_list
@@ -566,6 +572,20 @@ class GcpSim:
         if aggregated:
             return self._aggregated(project, aggregated.group("kind"), size, request.arg("pageToken"))
         return self._global_addresses(project, size, request.arg("pageToken"))
+
+    def _one(self, match: re.Match[str]) -> Response:
+        project_id, kind, name = match.group("project"), match.group("kind"), match.group("name")
+        project = self.projects.get(project_id)
+        if project is None:
+            return _error(404, f"The resource 'projects/{project_id}' was not found", "notFound")
+        if project.forbidden:
+            return _error(403, f"Required 'compute.{kind}.get' permission for "
+                               f"'projects/{project_id}/{match.group('where')}/{kind}/{name}'", "forbidden")
+        path = f"projects/{project_id}/{match.group('where')}/{kind}/{name}"
+        for _scope, item in getattr(project, kind):
+            if str(item.get("selfLink", "")).endswith("/" + path):
+                return Response.json(item)
+        return _error(404, f"The resource '{path}' was not found", "notFound")
 
     def _aggregated(self, project: _Project, kind: str, size: int, token: str | None) -> Response:
         offset = _page_offset(kind, token)

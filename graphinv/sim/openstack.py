@@ -734,6 +734,17 @@ class OpenStackSim:
             return Response.json(body, headers={
                 "OpenStack-API-Version": f"compute {version[0]}.{version[1]}",
                 "X-OpenStack-Nova-API-Version": f"{version[0]}.{version[1]}", "Vary": "OpenStack-API-Version"})
+        one = re.fullmatch(r"/v2\.1/servers/(?P<id>[^/]+)", rest)
+        if one is not None and one["id"] != "detail" and request.method == "GET":  # one server (a targeted re-read)
+            project, region = self._authorize(request, region_name, error)
+            version = _microversion(request, "compute") or (2, 1)
+            self._check_faults(project, region, "os_compute_api:servers:show", error)
+            found = [s for s in region.servers if s.id == one["id"]]
+            if not found:
+                raise error(404, "NotFound", f"Instance {one['id']} could not be found.")
+            return Response.json({"server": server_payload(found[0], project, version, f"{base}/v2.1")}, headers={
+                "OpenStack-API-Version": f"compute {version[0]}.{version[1]}",
+                "X-OpenStack-Nova-API-Version": f"{version[0]}.{version[1]}", "Vary": "OpenStack-API-Version"})
         if rest == "/v2.1/flavors/detail" and request.method == "GET":  # the region's catalogue
             project, region = self._authorize(request, region_name, error)
             if project.access == "forbidden" or region.access == "forbidden":
@@ -773,6 +784,13 @@ class OpenStackSim:
             if links:
                 body["volumes_links"] = links
             return Response.json(body, headers={"OpenStack-API-Version": f"volume {version[0]}.{version[1]}"})
+        one = re.fullmatch(r"/volumes/(?P<id>[^/]+)", match["tail"] or "")
+        if one is not None and one["id"] != "detail" and request.method == "GET":  # one volume
+            self._check_faults(project, region, "volume:get", error)
+            found = [v for v in region.volumes if v.id == one["id"]]
+            if not found:
+                raise error(404, "NotFound", f"Volume {one['id']} could not be found.")
+            return Response.json({"volume": volume_payload(found[0], project, f"{base}/v3/{project.id}")})
         raise error(404, "NotFound", f"no such volume path: {request.path}")
 
     # -- Neutron ----------------------------------------------------------------------------------

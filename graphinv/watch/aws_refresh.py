@@ -90,9 +90,7 @@ class AwsVmReader:
 
 
 def readers_for(sources: Mapping[str, Any]) -> list[Any]:
-    """The VM readers for the configured clouds that have one (AWS so far; GCP, Azure and OpenStack
-    VMs wait for their scheduled reads)."""
-    out: list[Any] = []
-    if sources.get("aws"):
-        out.append(AwsVmReader(sources["aws"]))
-    return out
+    """The VM readers for every configured cloud (graphinv/watch/readers.py)."""
+    from graphinv.watch.readers import readers_for as every_reader
+
+    return every_reader(sources)

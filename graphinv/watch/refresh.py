@@ -2,8 +2,8 @@
 (with its disks and addresses) in its cloud, so the cloud side confirms within seconds instead of
 waiting for the next full read.
 
-- `VmReader` is what a provider implements (graphinv/watch/aws_refresh.py for AWS; GCP, Azure and
-  OpenStack have none yet, so their VMs wait for the schedule). The engine knows no cloud: a reader
+- `VmReader` is what a provider implements (graphinv/watch/<provider>_refresh.py; readers.py picks
+  those of the configured clouds). The engine knows no cloud: a reader
   returns records per scope, written through `apply_changes` (no sweep, no freshness claimed: a
   targeted read proves nothing about the rest of its scope). The VM's `last_seen` moves, which is
   what the orphan rules compare a Machine's disappearance with (docs/ownership.md, section 6).

@@ -10,8 +10,8 @@ from typing import Any
 
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
-from graphinv.watch.aws_refresh import readers_for
 from graphinv.watch.gardener import GardenerWatches
+from graphinv.watch.readers import PROVIDERS, readers_for
 from graphinv.watch.refresh import TargetedRefresh
 from graphinv.watch.settings import WatchSettings
 from graphinv.watch.stream import Listener
@@ -37,8 +37,8 @@ class WatchService:
         self.refresh: TargetedRefresh | None = None
         all_listeners = list(listeners or [])
         if self.settings.refresh.enabled:
-            aws = _section(sources, "aws")
-            readers = readers_for({"aws": aws} if aws is not None else {})
+            clouds = {name: _section(sources, name) for name in PROVIDERS}
+            readers = readers_for({name: section for name, section in clouds.items() if section is not None})
             if readers:
                 self.refresh = TargetedRefresh(Ingest(graph), readers, self.settings.refresh)
                 all_listeners.append(self.refresh)
