@@ -56,7 +56,7 @@ class Shoot(InventoryNode):
     technical_id = StringProperty(index=True)
     provider = StringProperty(index=True)
     region = StringProperty()
-    cloud_profile = StringProperty()
+    cloud_profile = StringProperty(index=True)  # CloudProfile uid (its name)
     seed_name = StringProperty(index=True)
     hibernated = BooleanProperty(default=False)
     purpose = StringProperty()

@@ -19,6 +19,7 @@ from collectors.aws import plan as aws_plan
 from collectors.azure import plan as azure_plan
 from collectors.gardener import plan as gardener_plan
 from collectors.openstack import plan as openstack_plan
+from graphinv.alerts.catalog import shipped_alerts
 from graphinv.api import create_app
 from graphinv.api.settings import ApiSettings
 from graphinv.api.threaded import serving
@@ -323,3 +324,15 @@ def test_graphql_capacity_and_machine_type(collected: tuple[Graph, Landscape]) -
     assert types["m5.large"] == {"name": "m5.large", "vcpus": 2, "gpuCount": 0}
     assert types[UNKNOWN_TYPE] is None
     assert types[next(t.name for t in landscape.machine_types if DRIFT_REGION in t.absent_in)] is None
+
+
+def test_drift_alerts_report_the_same_findings(collected: tuple[Graph, Landscape]) -> None:
+    graph, _ = collected
+    alerts = shipped_alerts()
+    for name, params in (("pool_type_drift", {"provider": None, "project": None}),
+                         ("profile_type_drift", {"provider": None}),
+                         ("unknown_instance_types", {"provider": None, "account": None})):
+        alert = alerts[name]
+        assert alert.schedule.after_collect
+        found = graph.run_read(alert.text, dict(alert.params))
+        assert found and found == load_query(name).run(graph, **params), name

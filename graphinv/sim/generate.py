@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from graphinv.sim.hardware import catalogue, gpu_pool_type
+from graphinv.sim.hardware import catalogue, ensure_gpu_pool, gpu_pool_type
 from graphinv.sim.landscape import (
     Account,
     Bastion,
@@ -485,6 +485,7 @@ def generate(scale: float, seed: int) -> Landscape:
     builder = _Builder(rng, landscape)
     _infrastructure(builder, scale)
     _shoots(builder, scale)
+    ensure_gpu_pool(landscape)
     _plant_cases(builder)
     landscape.machine_types = catalogue(landscape, {p: list(f.regions) for p, f in PROVIDERS.items()})
     landscape.validate()

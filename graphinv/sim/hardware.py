@@ -49,6 +49,22 @@ def gpu_pool_type(provider: str, technical_id: str, pool: str) -> str | None:
     return types[digest[1] % len(types)]
 
 
+def ensure_gpu_pool(landscape: Landscape) -> None:
+    """At least one worker pool of a generated landscape runs on a GPU type, however small it is: the
+    first pool of the first shoot whose provider has GPU types, with its VMs (a type every region offers)."""
+    if any(w.machine_type in GPU_TYPES.get(s.provider, []) for s in landscape.shoots for w in s.workers):
+        return
+    shoot = next((s for s in landscape.shoots if s.workers and GPU_TYPES.get(s.provider)), None)
+    if shoot is None:
+        return
+    worker = shoot.workers[0]
+    worker.machine_type = GPU_TYPES[shoot.provider][-1]
+    prefix = f"{shoot.technical_id}-{worker.name}-"
+    for _account, _region, inst in landscape.instances():
+        if inst.shoot == f"{shoot.project}/{shoot.name}" and inst.name.startswith(prefix):
+            inst.type = worker.machine_type
+
+
 def catalogue(landscape: Landscape, regions: dict[str, list[str]]) -> list[MachineType]:
     """Every known type of each provider in the landscape. Planted per provider: its first GPU type
     is missing from the last region's catalogue, and its first type's vCPU count in the
