@@ -194,8 +194,10 @@ def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: di
         if msg.kind == "done":
             return run.complete()
         assert msg.error is not None
-        log.warning("scope %s failed: %s", msg.task.scope, redact(str(msg.error)))
-        return run.fail(msg.error)
+        line = error_line(msg.error)
+        log.warning("scope %s failed: %s", msg.task.scope, redact(line))
+        log.debug("scope %s failed, in full: %s", msg.task.scope, redact(str(msg.error)))
+        return run.fail(line)
     except Exception as exc:  # writing failed (e.g. Neo4j gone)
         reason = redact(f"{type(exc).__name__}: {exc}")
         log.error("scope %s could not be written: %s", msg.task.scope, reason)
@@ -206,6 +208,17 @@ def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: di
             return run.fail(exc)  # the graph answers: record this scope's failure, sweep nothing
         except Exception as again:
             raise _WriterBroken(f"Neo4j failed during the collection: {reason}") from again
+
+
+def error_line(error: BaseException) -> str:
+    """One line for a failed read: the error's type and its first line. SDK errors often go on
+    with the answer's body, headers or an HTML page; those stay in the debug log."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    head = lines[0] if lines else "no message"
+    if len(lines) > 1 and len(head) < 24:  # "(500)" or "Error:" alone says too little
+        head = f"{head} {lines[1]}"
+    name = type(error).__name__
+    return (head if head.startswith(name) else f"{name}: {head}")[:500]
 
 
 def _unreachable(exc: BaseException) -> bool:

@@ -96,7 +96,8 @@ def assumed_session(base: boto3.Session, source: AwsSettings, account: AwsAccoun
             if not sts:
                 sts.append(base.client("sts", region_name=source.region, endpoint_url=source.endpoint_url,
                                        config=client_config(source)))
-        kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": source.session_name}
+        kwargs: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": source.session_name,
+                                  "DurationSeconds": int(source.session_duration.total_seconds())}
         if account.external_id:
             kwargs["ExternalId"] = account.external_id.get_secret_value()
         creds = sts[0].assume_role(**kwargs)["Credentials"]

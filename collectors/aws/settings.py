@@ -4,12 +4,13 @@ secret pasted into the wrong field does not end up in a log."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from collectors.base_settings import SourceSection, SourceSettings
-from graphinv.settings.types import Secret
+from graphinv.settings.types import Duration, Secret
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/.+$")
@@ -69,8 +70,19 @@ class AwsSettings(SourceSettings):
     credentials: AwsStaticCredentials | None = None
     accounts: list[AwsAccount] = Field(default_factory=lambda: [AwsAccount()], min_length=1)
     session_name: str = Field(default="graphinv", min_length=1)
+    # DurationSeconds of each AssumeRole session (AWS accepts 15 min up to the role's maximum, 1 h by
+    # default). botocore refreshes the session 15 minutes before it expires, so a scheduler running
+    # for days never sends an expired session token; sessions shorter than that refresh per request.
+    session_duration: Duration = timedelta(hours=1)
     # Attempts per request (botocore's adaptive retry mode), throttling and timeouts included.
     max_attempts: int = Field(default=10, ge=1)
+
+    @field_validator("session_duration")
+    @classmethod
+    def _session_length(cls, value: timedelta) -> timedelta:
+        if not 900 <= value.total_seconds() <= 43200:
+            raise ValueError("must be between 15m and 12h, as AWS takes it")
+        return value
 
     @model_validator(mode="after")
     def _one_way_to_log_in(self) -> AwsSettings:

@@ -11,6 +11,7 @@ either, up to ids, timestamps and instances' own public addresses that moto choo
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +20,9 @@ from graphinv.sim.aws_moto import READER_ROLE, MotoProcess, MotoSeeded, own_publ
 from graphinv.sim.aws_query import AwsQueryApi, base_access_key, base_secret
 from graphinv.sim.aws_world import AwsWorld, build_world
 from graphinv.sim.http import SimHTTPServer
-from graphinv.sim.landscape import Landscape
+from graphinv.sim.landscape import Fault, Landscape
+
+log = logging.getLogger(__name__)
 
 Engine = Literal["native", "moto"]
 OWN_PUBLIC_IP_SUFFIX = "#public-ip"
@@ -29,12 +32,20 @@ _LABEL_BY_ID_PREFIX = {"i": "Instance", "vol": "Disk", "eipalloc": "IP"}
 class AwsSim:
     provider = "aws"
 
-    def __init__(self, landscape: Landscape, workdir: Path, engine: Engine = "native") -> None:
+    def __init__(self, landscape: Landscape, workdir: Path, engine: Engine = "native",
+                 session_seconds: float | None = None) -> None:
+        # AssumeRole sessions expire after this many seconds whatever DurationSeconds asks (AWS's
+        # minimum is 15 minutes), so tests cross an expiry the simulator enforces (ExpiredToken).
+        self.session_seconds = session_seconds
         if engine not in ("native", "moto"):
             raise ValueError(f"unknown AWS engine {engine!r} (native or moto)")
         self.engine = engine
         self.workdir = Path(workdir)
         self.world: AwsWorld = build_world(landscape)
+        self.scope_faults: dict[tuple[str, str], list[Fault]] = {
+            (account.id, region.name): [*account.faults, *region.faults]
+            for account in landscape.accounts if account.provider == "aws" for region in account.regions
+            if account.faults or region.faults}
         self.api: AwsQueryApi | None = None  # the native responder, for its request counters
         self._server: SimHTTPServer | None = None
         self._moto: MotoProcess | None = None
@@ -44,8 +55,12 @@ class AwsSim:
     def start(self) -> None:
         if self.engine == "native":
             self.api = AwsQueryApi(self.world)
+            self.api.scope_faults = self.scope_faults
+            self.api.session_seconds = self.session_seconds
             self._server = SimHTTPServer(self.api.handle, name="aws").start()
             return
+        if self.scope_faults:
+            log.warning("moto engine: the landscape's `faults` are played by the native engine only")
         self._moto = MotoProcess(free_port(), self.workdir)
         self._moto.start()
         try:

@@ -33,10 +33,14 @@ from graphinv.sim import aws_ec2_xml as xml
 from graphinv.sim.aws_sigv4 import SignatureError, parse_authorization, signature_matches
 from graphinv.sim.aws_world import Address, AwsWorld, Ec2Instance, RegionWorld, Volume
 from graphinv.sim.base import Throttle
+from graphinv.sim.faults import FaultPlan, fault_response, needs_answer
 from graphinv.sim.http import Request, Response
+from graphinv.sim.landscape import Fault
 
 T = TypeVar("T")
 SESSION_SECONDS = 3600
+MIN_SESSION_SECONDS = 900
+MAX_SESSION_SECONDS = 43200
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,10 @@ class AwsQueryApi:
             account=base, secret=base_secret(world.seed), token=None,
             arn=f"arn:aws:iam::{base}:user/graphinv", user_id="AIDA" + base_access_key(world.seed)[4:])
         self.requests: Counter[tuple[str, str, str, int]] = Counter()  # (account, region, action, status)
+        # Faults of the landscape by (account, region), the region's own after the account's ones.
+        self.scope_faults: dict[tuple[str, str], list[Fault]] = {}
+        self.session_seconds: float | None = None  # AssumeRole sessions last this long instead (tests)
+        self.faults = FaultPlan()
 
     # -- bookkeeping used by tests --------------------------------------------------------------
     def count(self, action: str | None = None, account: str | None = None, region: str | None = None,
@@ -109,6 +117,12 @@ class AwsQueryApi:
         except ApiError as exc:
             self._record("?", credential.region, action, exc.status)
             return self._error(service, exc)
+        fault = None
+        if service == "ec2" and action != "DescribeRegions":
+            scope = (identity.account, credential.region)
+            fault = self.faults.due(f"aws:{scope[0]}:{scope[1]}", self.scope_faults.get(scope, []), action)
+            if fault is not None and not needs_answer(fault):
+                return fault_response(fault, "xml")
         try:
             if service == "sts":
                 body = self._sts(action, params, identity)
@@ -123,7 +137,8 @@ class AwsQueryApi:
                 response.headers["Retry-After"] = "0"
             return response
         self._record(identity.account, credential.region, action, 200)
-        return Response(200, body, {"Content-Type": "text/xml;charset=UTF-8"})
+        answer = Response(200, body, {"Content-Type": "text/xml;charset=UTF-8"})
+        return fault_response(fault, "xml", answer) if fault is not None else answer
 
     @staticmethod
     def _error(service: str, exc: ApiError) -> Response:
@@ -139,7 +154,8 @@ class AwsQueryApi:
         if identity.token is not None and request.headers.get("x-amz-security-token") != identity.token:
             raise ApiError(401, "AuthFailure", "the security token included in the request is invalid")
         if identity.expires is not None and identity.expires < dt.datetime.now(dt.UTC):
-            raise ApiError(401, "AuthFailure", "the security token included in the request is expired")
+            # What EC2 and STS answer to session credentials past their Expiration.
+            raise ApiError(400, "ExpiredToken", "The security token included in the request is expired")
         if not signature_matches(request, credential, identity.secret):
             raise ApiError(403, "SignatureDoesNotMatch", "the request signature we calculated does not match")
         return identity
@@ -164,7 +180,17 @@ class AwsQueryApi:
             raise ApiError(403, "AccessDenied", f"not authorized to perform sts:AssumeRole on {arn}")
         # The key encodes the account (readable in logs) plus randomness; the secret is random.
         access_key = "ASIA" + account[-8:] + secrets.token_hex(4).upper()
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=SESSION_SECONDS)
+        # DurationSeconds is honoured (900 s up to 12 h, as AWS takes it); `session_seconds`, when set,
+        # shortens every session to that many seconds, so tests can cross an expiry in seconds.
+        try:
+            duration = int(params.get("DurationSeconds") or SESSION_SECONDS)
+        except ValueError:
+            duration = 0
+        if not MIN_SESSION_SECONDS <= duration <= MAX_SESSION_SECONDS:
+            raise ApiError(400, "ValidationError",
+                           f"DurationSeconds must be between {MIN_SESSION_SECONDS} and {MAX_SESSION_SECONDS}")
+        lasts = self.session_seconds if self.session_seconds is not None else float(duration)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lasts)
         role_id = "AROA" + hashlib.sha256(arn.encode()).hexdigest()[:16].upper()
         identity = Identity(
             account=account, secret=secrets.token_hex(20), token=secrets.token_urlsafe(48),
@@ -174,7 +200,7 @@ class AwsQueryApi:
             self._identities[access_key] = identity
         creds = (xml.el("AccessKeyId", access_key) + xml.el("SecretAccessKey", identity.secret)
                  + xml.el("SessionToken", identity.token)
-                 + xml.el("Expiration", expires.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                 + xml.el("Expiration", expires.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"))
         user = xml.el("AssumedRoleId", identity.user_id) + xml.el("Arn", identity.arn)
         return xml.sts_response("AssumeRole", f"<Credentials>{creds}</Credentials>"
                                 f"<AssumedRoleUser>{user}</AssumedRoleUser>")

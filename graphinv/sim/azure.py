@@ -37,6 +37,7 @@ import hashlib
 import re
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +46,9 @@ from urllib.parse import parse_qs, urlencode
 
 from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
+from graphinv.sim.faults import FaultPlan, fault_response, needs_answer
 from graphinv.sim.http import Request, Response, SimHTTPServer
-from graphinv.sim.landscape import Account, Disk, Instance, Landscape, PublicIP, Region, technical_id
+from graphinv.sim.landscape import Account, Disk, Fault, Instance, Landscape, PublicIP, Region, technical_id
 from graphinv.sim.tls import self_signed_cert
 
 DEFAULT_CREATED = "2024-01-15T08:00:00.0000000+00:00"
@@ -166,6 +168,8 @@ class _Subscription:
     forbidden: bool
     throttle_times: int
     vms: list[_VM] = field(default_factory=list)
+    # ARM reads are subscription-wide: the account's faults and all its regions' count.
+    faults: list[Fault] = field(default_factory=list)
     disks: list[_Disk] = field(default_factory=list)
     ips: list[_IP] = field(default_factory=list)
     skus: list[dict[str, Any]] = field(default_factory=list)  # resource SKUs (API shape), per location
@@ -204,6 +208,7 @@ class _Builder:
             id=account.id,
             forbidden=account.access == "forbidden" or any(r.access == "forbidden" for r in account.regions),
             throttle_times=account.throttle_times + sum(r.throttle_times for r in account.regions),
+            faults=[*account.faults, *(f for r in account.regions for f in r.faults)],
         )
         sub.skus = [hardware.azure_sku(t, r.name) for r in account.regions
                     for t in hardware.offered(self.landscape, "azure", r.name)]
@@ -446,7 +451,12 @@ class AzureSim:
 
     provider = "azure"
 
-    def __init__(self, landscape: Landscape, workdir: Path, page_size: int = 100) -> None:
+    def __init__(self, landscape: Landscape, workdir: Path, page_size: int = 100,
+                 token_seconds: int = 3599) -> None:
+        # Lifetime of the access tokens the token endpoint hands out; ARM refuses them after it
+        # (401 ExpiredAuthenticationToken), so clients must fetch new ones.
+        self.token_seconds = token_seconds
+        self.expired_token_calls = 0
         self.landscape = landscape
         self.workdir = Path(workdir)
         self.page_size = page_size
@@ -457,7 +467,8 @@ class AzureSim:
         self.client_secret = secrets.token_urlsafe(24)
         self.federated_token = secrets.token_urlsafe(32)
         self.throttle = Throttle()
-        self._tokens: set[str] = set()
+        self.faults = FaultPlan()
+        self._tokens: dict[str, float] = {}  # token -> when it expires (time.time())
         self._lock = threading.Lock()
         self.arm_requests = 0  # ARM requests answered so far (tests count pages and retries with it)
         self._server: SimHTTPServer | None = None
@@ -568,14 +579,22 @@ class AzureSim:
                                   "error_description": "AADSTS7000215: Invalid client secret provided."}, 401)
         token = secrets.token_urlsafe(32)
         with self._lock:
-            self._tokens.add(token)
-        return Response.json({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+            self._tokens[token] = time.time() + self.token_seconds
+        return Response.json({"token_type": "Bearer", "expires_in": self.token_seconds,
+                              "ext_expires_in": self.token_seconds,
                               "access_token": token})
 
     def _authorized(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         with self._lock:
             return scheme.lower() == "bearer" and token in self._tokens
+
+    def _expired(self, request: Request) -> bool:
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        with self._lock:
+            expired = self._tokens.get(token, 0.0) <= time.time()
+            self.expired_token_calls += expired
+        return expired
 
     def _arm_list(self, subscription: str, kind: str, request: Request, one: str | None = None) -> Response:
         """A list page; with `one` (an ARM id), that resource alone, or 404 (ARM ids ignore case)."""
@@ -584,6 +603,9 @@ class AzureSim:
         if not self._authorized(request):
             return _error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is "
                           "missing or not a valid bearer token.")
+        if self._expired(request):
+            return _error(401, "ExpiredAuthenticationToken",
+                          "The access token expiry UTC time is earlier than current UTC time.")
         api_version = request.arg("api-version")
         if not api_version:
             return _error(400, "MissingApiVersionParameter",
@@ -601,6 +623,9 @@ class AzureSim:
             return _error(429, "SubscriptionRequestsThrottled",
                           "Number of read requests for subscription exceeded the limit.",
                           {"Retry-After": "1"})
+        fault = self.faults.due(f"azure:{sub.id}", sub.faults, request.path)
+        if fault is not None and not needs_answer(fault):
+            return fault_response(fault, "json")
         items = self._items(sub, kind, request)
         if one is not None:
             found = [item for item in items if str(item.get("id", "")).lower() == one.lower()]
@@ -615,7 +640,7 @@ class AzureSim:
             query = {k: v[0] for k, v in request.query.items() if k != "$skiptoken"}
             query["$skiptoken"] = base64.urlsafe_b64encode(f"o:{offset + self.page_size}".encode()).decode()
             body["nextLink"] = f"{self.url}{request.path}?{urlencode(query)}"
-        return Response.json(body)
+        return fault_response(fault, "json", Response.json(body)) if fault is not None else Response.json(body)
 
     @staticmethod
     def _decode_skiptoken(token: str | None) -> int:

@@ -47,6 +47,7 @@ from urllib.parse import unquote
 import yaml
 
 from graphinv.sim import hardware
+from graphinv.sim.faults import FaultPlan, fault_response, needs_answer
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import Bastion, Landscape, Machine, Project, Seed, Shoot, technical_id
 
@@ -269,6 +270,7 @@ class GardenerAPI:
         self._tokens: dict[str, _Token] = {}
         self._clusters: dict[str, dict[tuple[str, str, str], Collection]] = {GARDEN: {}}
         self.seeds: dict[str, Seed] = {s.name: s for s in landscape.seeds}
+        self.faults = FaultPlan()  # the seeds' `faults`, played on their lists
         self.viewer_requests: Counter[str] = Counter()
         self.requests = 0
         for seed in landscape.seeds:
@@ -468,7 +470,12 @@ class GardenerAPI:
             return Response.json(obj)
         if request.arg("watch", "false") in ("true", "1"):
             return self._watch(request, cluster, collection, namespace)
-        return self._list(request, collection, namespace)
+        seed_faults = self.seeds[cluster].faults if cluster in self.seeds else []
+        fault = self.faults.due(f"gardener:{cluster}", seed_faults, request.path) if cluster != GARDEN else None
+        if fault is not None and not needs_answer(fault):
+            return fault_response(fault, "kube")
+        answer = self._list(request, collection, namespace)
+        return fault_response(fault, "kube", answer) if fault is not None else answer
 
     def _authorize(self, cluster: str, rtype: ResourceType, namespace: str | None) -> Response | None:
         if cluster != GARDEN:

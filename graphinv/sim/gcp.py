@@ -43,10 +43,12 @@ from typing import Any
 
 from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
+from graphinv.sim.faults import FaultPlan, fault_response, needs_answer
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import (
     Account,
     Disk,
+    Fault,
     Instance,
     Landscape,
     LandscapeError,
@@ -478,6 +480,7 @@ class GcpSim:
         self.landscape = landscape
         self.workdir = workdir
         self.throttle = Throttle()
+        self.faults = FaultPlan()
         renderer = _Renderer(landscape)
         self.projects: dict[str, _Project] = {
             a.id: renderer.project(a) for a in landscape.accounts if a.provider == "gcp"}
@@ -533,10 +536,25 @@ class GcpSim:
 
     # -- HTTP -----------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
-        response = self._answer(request)
+        fault = self._due_fault(request)
+        if fault is not None and not needs_answer(fault):
+            response = fault_response(fault, "json")
+        else:
+            response = self._answer(request)
+            if fault is not None:
+                response = fault_response(fault, "json", response)
         with self._lock:
             self._log.append(RequestLogEntry(request.method, request.path, request.query, response.status))
         return response
+
+    def _due_fault(self, request: Request) -> Fault | None:
+        """Every read is project-wide: the faults of the account and of all its regions count."""
+        match = _AGGREGATED.match(request.path) or _GLOBAL_ADDRESSES.match(request.path)
+        project = self.projects.get(match.group("project")) if match else None
+        if project is None:
+            return None
+        faults = [*project.account.faults, *(f for r in project.account.regions for f in r.faults)]
+        return self.faults.due(f"gcp:{project.account.id}", faults, request.path)
 
     def _answer(self, request: Request) -> Response:
         if request.method != "GET":

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import json
 import random
+import select
+import socket
 import ssl
+import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,6 +47,10 @@ class Response:
     # A body sent piece by piece with chunked encoding while the iterator yields (watch streams);
     # `body` is ignored when it is set. Each piece is flushed to the client at once.
     stream: Iterator[bytes] | None = None
+    # A connection fault instead of an answer (graphinv/sim/faults.py): "reset" drops the connection
+    # with a TCP reset; "hang" answers nothing until the client gives up or `hang_seconds` pass.
+    action: str | None = None
+    hang_seconds: float = 0.0
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -86,6 +94,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (its timeout, a reset it was sent) is what fault tests play; only
+        # other errors are worth a traceback on stderr.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)):
+            super().handle_error(request, client_address)
+
 
 class SimHTTPServer:
     """Serve `handler` on 127.0.0.1:`port` (0 = a free port) in a background thread."""
@@ -114,6 +128,9 @@ class SimHTTPServer:
                     response = outer.handler(request)
                 except Exception as exc:  # a simulator bug must show up as a 500, not a hang
                     response = Response.json({"error": f"simulator error: {type(exc).__name__}: {exc}"}, 500)
+                if response.action is not None:
+                    self._play(response)
+                    return
                 self.send_response(response.status)
                 for key, value in response.headers.items():
                     self.send_header(key, value)
@@ -124,6 +141,22 @@ class SimHTTPServer:
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
+
+            def _play(self, response: Response) -> None:
+                """A connection fault: no answer at all, then a reset connection."""
+                if response.action == "hang":
+                    # Until the client closes its end (its read timeout) or the bound passes.
+                    deadline = time.monotonic() + response.hang_seconds
+                    while time.monotonic() < deadline:
+                        readable, _, _ = select.select([self.connection], [], [], 0.2)
+                        if readable:
+                            break
+                self.close_connection = True
+                try:  # linger 0: close() sends RST instead of FIN
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                except OSError:
+                    pass
 
             def _send_stream(self, pieces: Iterator[bytes]) -> None:
                 self.send_header("Transfer-Encoding", "chunked")

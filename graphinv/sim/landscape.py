@@ -41,6 +41,29 @@ class Project:
 
 
 @dataclass
+class Fault:
+    """A fault a simulated API plays for one scope (graphinv/sim/faults.py): the requests of each
+    list the scope reads are counted from 1 (pages, retries included), and requests `on_request` ..
+    `on_request + times - 1` (every one from `on_request` on when `times` is 0) get the fault
+    instead of their answer."""
+
+    # http500: status 500 with the API's own error body; truncated: status 200, the real body cut
+    # in half (Content-Length matching the cut); garbage: status 200, a body that is neither JSON
+    # nor XML; html: a proxy's HTML error page (status 502 unless `status` says otherwise);
+    # reset: the connection is reset without an answer; hang: no answer until the client gives up
+    # (or `seconds` pass).
+    kind: Literal["http500", "truncated", "garbage", "html", "reset", "hang"]
+    on_request: int = 1
+    times: int = 0
+    status: int | None = None
+    seconds: float = 300.0
+
+    def __post_init__(self) -> None:
+        if self.on_request < 1 or self.times < 0 or self.seconds <= 0:
+            raise LandscapeError(f"fault {self.kind}: on_request must be >= 1, times >= 0 and seconds > 0")
+
+
+@dataclass
 class Seed:
     name: str
     provider: Provider
@@ -48,6 +71,7 @@ class Seed:
     # ok: machines readable; forbidden: the seed answers 403 (an unreadable seed);
     # expired: the first kubeconfig handed out is already expired (the collector must refresh it).
     access: Literal["ok", "forbidden", "expired"] = "ok"
+    faults: list[Fault] = field(default_factory=list)  # played on the seed's Machine lists
     plant: str | None = None
 
 
@@ -156,6 +180,7 @@ class Region:
     # first `throttle_times` requests, then success).
     access: Literal["ok", "forbidden"] = "ok"
     throttle_times: int = 0
+    faults: list[Fault] = field(default_factory=list)
 
 
 @dataclass
@@ -165,6 +190,7 @@ class Account:
     regions: list[Region] = field(default_factory=list)
     access: Literal["ok", "forbidden"] = "ok"
     throttle_times: int = 0
+    faults: list[Fault] = field(default_factory=list)  # played on every scope of the account
 
 
 @dataclass

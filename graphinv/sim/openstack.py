@@ -40,8 +40,9 @@ from urllib.parse import quote, unquote
 
 from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
+from graphinv.sim.faults import FaultPlan, fault_response, needs_answer
 from graphinv.sim.http import Request, Response, SimHTTPServer
-from graphinv.sim.landscape import Account, Disk, Instance, Landscape, PublicIP, Region, technical_id
+from graphinv.sim.landscape import Account, Disk, Fault, Instance, Landscape, PublicIP, Region, technical_id
 
 NOVA_MAX_MICROVERSION = "2.100"
 CINDER_MAX_MICROVERSION = "3.71"
@@ -132,6 +133,7 @@ class RegionState:
     volumes: list[SimVolume] = field(default_factory=list)
     ports: list[SimPort] = field(default_factory=list)
     floating_ips: list[SimFloatingIP] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
 
 
 @dataclass
@@ -143,12 +145,14 @@ class ProjectState:
     app_credential_id: str
     app_credential_secret: str
     regions: dict[str, RegionState] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)  # played in each of its regions
 
 
 @dataclass
 class _Token:
     project: ProjectState | None
     methods: list[str]
+    expires: datetime | None = None  # Keystone refuses the token from then on (401)
 
 
 class _ApiError(Exception):
@@ -213,7 +217,7 @@ def _volume_metadata(disk: Disk) -> dict[str, str]:
 
 
 def _build_region(account: Account, region: Region, ids: _Ids) -> RegionState:
-    state = RegionState(account.id, region.name, region.access, region.throttle_times)
+    state = RegionState(account.id, region.name, region.access, region.throttle_times, faults=list(region.faults))
     default_zone = region.zones[0] if region.zones else "nova"
     servers: dict[str, SimServer] = {}
     roles: dict[str, str | None] = {}
@@ -481,16 +485,22 @@ class OpenStackSim:
     provider = "openstack"
 
     def __init__(self, landscape: Landscape, workdir: Path, *, page_size: int = 1000,
-                 fip_port_details: bool = True, stuck_paging: bool = False) -> None:
+                 fip_port_details: bool = True, stuck_paging: bool = False,
+                 token_seconds: float = 3600.0) -> None:
         self.landscape = landscape
         self.workdir = workdir
         self.page_size = page_size  # the services' max page (osapi_max_limit / pagination_max_limit)
+        # Lifetime of the tokens Keystone issues ([token] expiration, 1 h by default); after it every
+        # service call with the token answers 401, so clients must re-authenticate.
+        self.token_seconds = token_seconds
+        self.expired_token_calls = 0  # service calls refused because their token had expired
         self.fip_port_details = fip_port_details
         # A broken service for tests: every full page's `next` link points at that same page.
         self.stuck_paging = stuck_paging
         # region -> Nova flavors (API shape) served instead of the landscape's machine types (tests)
         self.flavor_overrides: dict[str, list[dict[str, Any]]] = {}
         self.throttle = Throttle()
+        self.faults = FaultPlan()
         self.password = "sim-" + uuid.uuid5(uuid.NAMESPACE_URL, f"graphinv-sim-password/{landscape.seed}").hex
         # (method, path, query) of recent requests, for tests; bounded so long runs do not grow it
         self.requests: deque[tuple[str, str, dict[str, list[str]]]] = deque(maxlen=20000)
@@ -507,6 +517,7 @@ class OpenStackSim:
                 name=account.id, id=ids.hex("project", account.id), access=account.access,
                 throttle_times=account.throttle_times, app_credential_id=ids.hex("appcred", account.id),
                 app_credential_secret="sim-" + ids.hex("appcred-secret", account.id),
+                faults=list(account.faults),
             )
             for region in account.regions:
                 served = project.regions[region.name] = _build_region(account, region, ids)
@@ -574,13 +585,32 @@ class OpenStackSim:
             base = f"{self.url}/{match['region']}/{match['service']}"
             rest = match["rest"] or ""
             service = match["service"]
-            if service == "compute":
-                return self._compute(request, region_name, base, rest)
-            if service == "volume":
-                return self._volume(request, region_name, base, rest)
-            return self._network(request, region_name, base, rest)
+            fault = self._due_fault(request, region_name)
+            if fault is not None and not needs_answer(fault):
+                return fault_response(fault, "json")
+            try:
+                if service == "compute":
+                    answer = self._compute(request, region_name, base, rest)
+                elif service == "volume":
+                    answer = self._volume(request, region_name, base, rest)
+                else:
+                    answer = self._network(request, region_name, base, rest)
+            except _ApiError as exc:
+                answer = exc.response
+            return fault_response(fault, "json", answer) if fault is not None else answer
         except _ApiError as exc:
             return exc.response
+
+    def _due_fault(self, request: Request, region_name: str) -> Fault | None:
+        """The fault this service call of a project and region gets (Keystone plays none)."""
+        with self._lock:
+            token = self._tokens.get(request.headers.get("x-auth-token", ""))
+        project = token.project if token is not None else None
+        region = project.regions.get(region_name) if project is not None else None
+        if project is None or region is None:
+            return None
+        return self.faults.due(self.scope_key(project.name, region.region), [*project.faults, *region.faults],
+                               request.path)
 
     # -- Keystone ---------------------------------------------------------------------------------
     def _identity(self, request: Request, path: str) -> Response:
@@ -620,9 +650,11 @@ class OpenStackSim:
         else:
             raise unauthorized
         token = secrets.token_hex(16)
+        expires = datetime.now(UTC) + timedelta(seconds=self.token_seconds)
         with self._lock:
-            self._tokens[token] = _Token(project, methods)
-        return Response.json({"token": self._token_body(project, methods)}, 201, {"X-Subject-Token": token})
+            self._tokens[token] = _Token(project, methods, expires)
+        return Response.json({"token": self._token_body(project, methods, expires)}, 201,
+                             {"X-Subject-Token": token})
 
     def _scoped_project(self, scope: dict[str, Any]) -> ProjectState | None:
         if "id" in scope:
@@ -632,12 +664,14 @@ class OpenStackSim:
             return None
         return self.projects.get(str(scope.get("name")))
 
-    def _token_body(self, project: ProjectState | None, methods: list[str]) -> dict[str, Any]:
+    def _token_body(self, project: ProjectState | None, methods: list[str],
+                    expires: datetime | None = None) -> dict[str, Any]:
         now = datetime.now(UTC)
+        expires = expires or now + timedelta(hours=1)
         body: dict[str, Any] = {
             "methods": methods, "audit_ids": [secrets.token_urlsafe(16)], "is_domain": False,
             "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-            "expires_at": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
+            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "user": {"domain": DOMAIN, "id": uuid.uuid5(uuid.NAMESPACE_URL, SIM_USER).hex, "name": SIM_USER,
                      "password_expires_at": None},
         }
@@ -672,6 +706,10 @@ class OpenStackSim:
         with self._lock:
             token = self._tokens.get(request.headers.get("x-auth-token", ""))
         if token is None or token.project is None:
+            raise error(401, "Unauthorized", "The request you have made requires authentication.")
+        if token.expires is not None and token.expires <= datetime.now(UTC):
+            with self._lock:
+                self.expired_token_calls += 1
             raise error(401, "Unauthorized", "The request you have made requires authentication.")
         project = token.project
         region = project.regions.get(region_name)
