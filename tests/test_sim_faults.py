@@ -8,6 +8,7 @@ VM of the failing scope becomes an orphan, even once the complete read is too ol
 
 from __future__ import annotations
 
+import copy
 import re
 import time
 from dataclasses import dataclass
@@ -17,16 +18,18 @@ from typing import Any, cast
 
 import pytest
 
-from graphinv.collect import CollectionSummary
+from graphinv.collect import CollectionSummary, error_line
 from graphinv.commands.collect import collect_into
 from graphinv.config import Config
 from graphinv.db import Graph
 from graphinv.orphans import OrphanFilter, orphan_report
+from graphinv.sim.gcp import GcpSim
 from graphinv.sim.generate import generate
 from graphinv.sim.landscape import Fault, Landscape, LandscapeError, parse_landscape
 from graphinv.sim.runtime import SimulatedLandscape
-from tests.support.faults import Targets, impatient, live_owned, readable_seeds, with_fault
+from tests.support.faults import SHORT_TIMEOUTS, Targets, impatient, live_owned, readable_seeds, with_fault
 from tests.support.graph import wipe
+from tests.support.scopes import running
 
 # What each fault turns into in the collectors' words (any provider's): the error names the cause.
 EXPECTED = {
@@ -158,3 +161,23 @@ def test_faults_are_validated_with_their_place() -> None:
         parse_landscape(data)
     with pytest.raises(LandscapeError, match="on_request must be >= 1"):
         parse_landscape({"accounts": [{"provider": "gcp", "id": "p", "faults": [{"kind": "reset", "on_request": 0}]}]})
+
+
+def test_http500_on_page_n_lets_the_pages_before_it_through(landscape: Landscape, tmp_path: Path) -> None:
+    """`on_request: N` counts the pages of each list: page 1 of the instance list is answered, page 2
+    (and every retry of it) is a 500, and the scope fails saying so."""
+    from collectors.gcp import plan
+    variant = copy.deepcopy(landscape)
+    account = max((a for a in variant.accounts if a.provider == "gcp"),
+                  key=lambda a: sum(len(r.instances) for r in a.regions))
+    assert sum(len(r.instances) for r in account.regions) >= 2, "too few VMs for two pages"
+    account.faults.append(Fault(kind="http500", on_request=2))
+    with running(GcpSim(variant, tmp_path)) as sim:
+        section = {**sim.source_config(), "page_size": 1, **SHORT_TIMEOUTS}
+        task = next(t for t in plan(section) if t.scope.account == account.id and t.scope.kind == "Instance")
+        with pytest.raises(Exception) as failure:
+            list(task.fetch())
+        pages = [e.status for e in sim.requests if e.path.endswith("/aggregated/instances")]
+    assert pages[0] == 200 and len(pages) >= 2 and set(pages[1:]) == {500}, pages
+    assert re.search(EXPECTED["http500"], error_line(failure.value)), failure.value
+    assert "\n" not in error_line(failure.value)
