@@ -6,9 +6,11 @@ this process on the same server.
 2. A re-collection with 1 % of the VMs changed (state, instance type and a tag), capture off vs on.
 3. An unchanged re-collection, capture off vs on (the goal: capture costs <= 5 % here).
 4. `changes --since 24h` (graphinv.history.store.list_changes, the query the CLI runs) over
-   `--stored` changes spread over 90 days: median of `--repeat` runs.
+   `--stored` changes spread over 90 days: median of `--repeat` runs, with the CLI's default limit
+   (10,000 rows) and with a GraphQL page (the API's default `first` 100, read as 101 rows).
+   `--reads-only` measures only this part.
 
-Usage: python -m bench.history [--instances 100000] [--stored 1000000] [--repeat 15]
+Usage: python -m bench.history [--instances 100000] [--stored 1000000] [--repeat 15] [--reads-only]
 """
 
 from __future__ import annotations
@@ -79,52 +81,58 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=100_000)
     parser.add_argument("--stored", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--reads-only", action="store_true", help="only store changes and time the reads")
     args = parser.parse_args()
     syn, edited = Synthetic(args.instances), Edited(args.instances)
     print(f"synthetic landscape: {args.instances} instances, {syn.node_count()} nodes")
     with bench_graph() as graph:
-        install_schema(graph)
-        collect(graph, Synthetic(2000), True)  # warm the server (JIT, page cache); not measured
+        if not args.reads_only:
+            ingest_rounds(graph, syn, edited)
+        reads(graph, args.stored, args.repeat)
+
+
+def ingest_rounds(graph: Graph, syn: Synthetic, edited: Synthetic) -> None:
+    install_schema(graph)
+    collect(graph, Synthetic(2000), True)  # warm the server (JIT, page cache); not measured
+    wipe(graph)
+    rows: dict[str, tuple[float, float]] = {}
+    for capture in (False, True):
         wipe(graph)
-        rows: dict[str, tuple[float, float]] = {}
-        for capture in (False, True):
-            wipe(graph)
-            first = collect(graph, syn, capture)
-            recorded_first = changes(graph)
-            same = collect(graph, syn, capture)
-            recorded_same = changes(graph) - recorded_first
-            edit = collect(graph, edited, capture)
-            recorded_edit = changes(graph) - recorded_first - recorded_same
-            collect(graph, syn, capture)  # back to the original for the next round
-            print(f"capture {'on ' if capture else 'off'}: first {first:7.1f} s ({recorded_first} changes), "
-                  f"unchanged {same:7.1f} s ({recorded_same}), 1 % edited {edit:7.1f} s ({recorded_edit})")
-            rows[f"first{capture}"], rows[f"same{capture}"] = (first, 0), (same, 0)
-            rows[f"edit{capture}"] = (edit, 0)
-        for name, label in (("first", "first ingest"), ("same", "unchanged re-collection"),
-                            ("edit", "re-collection, 1 % changed")):
-            off, on = rows[f"{name}False"][0], rows[f"{name}True"][0]
-            print(f"{label:28s}: capture on / off = {on / off:5.2f}  ({on - off:+.1f} s)")
-        wipe(graph)
-        install_schema(graph)
-        started = time.perf_counter()
-        store_changes(graph, args.stored)
-        print(f"stored {args.stored} changes over 90 days in {time.perf_counter() - started:.1f} s")
-        since = ChangeFilter(since=datetime.now(UTC) - timedelta(hours=24))
-        times, found = [], 0
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            found = len(list_changes(graph, since, limit=10_000))
-            times.append(time.perf_counter() - started)
-        print(f"changes --since 24h: {found} rows, median {statistics.median(times) * 1000:.0f} ms "
-              f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {args.repeat} runs")
-        filtered = ChangeFilter(since=datetime.now(UTC) - timedelta(hours=24), provider="aws", kind="gone")
-        times = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            found = len(list_changes(graph, filtered, limit=10_000))
-            times.append(time.perf_counter() - started)
-        print(f"changes --since 24h --provider aws --kind gone: {found} rows, median "
-              f"{statistics.median(times) * 1000:.0f} ms")
+        first = collect(graph, syn, capture)
+        recorded_first = changes(graph)
+        same = collect(graph, syn, capture)
+        recorded_same = changes(graph) - recorded_first
+        edit = collect(graph, edited, capture)
+        recorded_edit = changes(graph) - recorded_first - recorded_same
+        collect(graph, syn, capture)  # back to the original for the next round
+        print(f"capture {'on ' if capture else 'off'}: first {first:7.1f} s ({recorded_first} changes), "
+              f"unchanged {same:7.1f} s ({recorded_same}), 1 % edited {edit:7.1f} s ({recorded_edit})")
+        rows[f"first{capture}"], rows[f"same{capture}"] = (first, 0), (same, 0)
+        rows[f"edit{capture}"] = (edit, 0)
+    for name, label in (("first", "first ingest"), ("same", "unchanged re-collection"),
+                        ("edit", "re-collection, 1 % changed")):
+        off, on = rows[f"{name}False"][0], rows[f"{name}True"][0]
+        print(f"{label:28s}: capture on / off = {on / off:5.2f}  ({on - off:+.1f} s)")
+
+
+def reads(graph: Graph, stored: int, repeat: int) -> None:
+    wipe(graph)
+    install_schema(graph)
+    started = time.perf_counter()
+    store_changes(graph, stored)
+    print(f"stored {stored} changes over 90 days in {time.perf_counter() - started:.1f} s")
+    since = datetime.now(UTC) - timedelta(hours=24)
+    for title, filt in (("changes --since 24h", ChangeFilter(since=since)),
+                        ("changes --since 24h --provider aws --kind gone",
+                         ChangeFilter(since=since, provider="aws", kind="gone"))):
+        for limit, surface in ((10_000, "CLI default limit"), (101, "GraphQL default page")):
+            times, found = [], 0
+            for _ in range(repeat):
+                started = time.perf_counter()
+                found = len(list_changes(graph, filt, limit=limit))
+                times.append(time.perf_counter() - started)
+            print(f"{title} ({surface}): {found} rows, median {statistics.median(times) * 1000:.0f} ms "
+                  f"(min {min(times) * 1000:.0f}, max {max(times) * 1000:.0f}) over {repeat} runs")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,10 +21,10 @@ from websockets.exceptions import InvalidStatus
 from collectors.records import InstanceRecord
 from collectors.scope import Scope
 from graphinv.api import create_app
-from graphinv.api.history import Feed
 from graphinv.api.settings import ApiSettings
 from graphinv.api.threaded import serving
 from graphinv.db import Graph
+from graphinv.history.settings import HistorySettings
 from graphinv.ingest import Ingest, install_schema
 
 VMS = Scope("aws", "111", "eu-west-1", "Instance")
@@ -46,13 +44,9 @@ def query(base: str, text: str, token: str | None = None) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-def quick_feed() -> Iterator[None]:
-    """Poll often and settle briefly, so the test does not wait for the production defaults."""
-    saved = Feed.poll, Feed.settle
-    Feed.poll, Feed.settle = timedelta(milliseconds=200), timedelta(milliseconds=500)
-    yield
-    Feed.poll, Feed.settle = saved
+# Poll often and settle briefly, so the test does not wait for the production defaults; given as a
+# `history:` section, the way `graphinv serve` hands the config to create_app.
+QUICK_FEED = HistorySettings.model_validate({"poll_interval": "200ms", "settle": "500ms"})
 
 
 def test_changes_query_pages_and_history_field(graph: Graph) -> None:
@@ -120,14 +114,14 @@ def _client_thread(url: str, received: list[dict[str, Any]], ready: threading.Ev
     return thread
 
 
-def test_subscription_delivers_each_change_once_to_each_client(graph: Graph, quick_feed: None) -> None:
+def test_subscription_delivers_each_change_once_to_each_client(graph: Graph) -> None:
     install_schema(graph)
     ingest = Ingest(graph)
     with ingest.scope(VMS) as run:
         run.write([vm("i-1"), vm("i-2")])
     time.sleep(1.0)  # older than the settle window: not "from now on"
     token = "s3cret-token"
-    with serving(create_app(graph, ApiSettings(token=SecretStr(token)))) as base:
+    with serving(create_app(graph, ApiSettings(token=SecretStr(token)), history=QUICK_FEED)) as base:
         url = base.replace("http://", "ws://") + "/graphql"
         # Without the token the upgrade is refused.
         with pytest.raises((TransportError, InvalidStatus, OSError)):

@@ -26,6 +26,7 @@ from graphinv.api.request_graph import RequestGraph
 from graphinv.api.schema import build_schema
 from graphinv.api.settings import ApiSettings
 from graphinv.db import Graph, GraphUnavailable
+from graphinv.history.settings import HistorySettings
 from graphinv.orphans import OrphansSettings
 
 log = logging.getLogger("graphinv.api")
@@ -34,17 +35,19 @@ READY_TIMEOUT_SECONDS = 5.0
 
 class GraphQLEndpoint(GraphQL[RequestContext, None]):
     def __init__(self, schema: BaseSchema, graph: Graph, settings: ApiSettings, orphans: OrphansSettings,
-                 batch_loads: bool) -> None:
+                 batch_loads: bool, history: HistorySettings) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.graph = graph
         self.settings = settings
         self.orphans = orphans
+        self.history = history
         self.batch_loads = batch_loads
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         db = RequestGraph(self.graph, self.settings.timeout_seconds)
         return RequestContext(db=db, loaders=Loaders(db, batch=self.batch_loads), settings=self.settings,
-                              orphan_staleness=self.orphans.max_staleness, prices=self.orphans.price_table())
+                              orphan_staleness=self.orphans.max_staleness, prices=self.orphans.price_table(),
+                              history=self.history)
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         # Parsing, validation and resolving on the GraphQL worker loop: the server's loop stays free
@@ -96,10 +99,13 @@ class BearerAuth:
 
 
 def create_app(graph: Graph, settings: ApiSettings | None = None, *,
-               orphans: OrphansSettings | None = None, batch_loads: bool = True) -> ASGIApp:
-    """The whole HTTP surface. `batch_loads=False` is the naive one-query-per-parent path (benchmarks only)."""
+               orphans: OrphansSettings | None = None, history: HistorySettings | None = None,
+               batch_loads: bool = True) -> ASGIApp:
+    """The whole HTTP surface. `history`: the `history:` section (how the `changes` subscription polls).
+    `batch_loads=False` is the naive one-query-per-parent path (benchmarks only)."""
     settings = settings or ApiSettings()
-    endpoint = GraphQLEndpoint(build_schema(settings), graph, settings, orphans or OrphansSettings(), batch_loads)
+    endpoint = GraphQLEndpoint(build_schema(settings), graph, settings, orphans or OrphansSettings(), batch_loads,
+                               history or HistorySettings())
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -11,6 +11,7 @@ from graphinv.api.errors import ApiError
 from graphinv.api.loaders import Loaders
 from graphinv.api.request_graph import RequestGraph
 from graphinv.api.settings import ApiSettings
+from graphinv.history.settings import HistorySettings
 from graphinv.orphans import DEFAULT_STALENESS, PriceTable
 
 
@@ -22,6 +23,8 @@ class RequestContext:
     # From the config's `orphans:` section, as `graphinv orphans` reads it.
     orphan_staleness: timedelta = DEFAULT_STALENESS
     prices: PriceTable = field(default_factory=PriceTable.load)
+    # From the config's `history:` section: how the `changes` subscription polls.
+    history: HistorySettings = field(default_factory=HistorySettings)
     cost: int = 0  # the estimate the cost limit accepted, reported in the response's extensions
 
     def page_size(self, first: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -22,7 +22,6 @@ from graphinv.api.context import Info, RequestContext
 from graphinv.api.errors import ApiError
 from graphinv.api.request_graph import ReadOnly
 from graphinv.db import Graph
-from graphinv.history.settings import HistorySettings
 from graphinv.history.store import (
     HISTORIES_QUERY,
     ChangeFilter,
@@ -147,10 +146,9 @@ def history_field() -> Any:
 
 # -- the subscription -----------------------------------------------------------------------------
 class Feed:
-    """How the subscription polls; tests make it quick."""
+    """How many changes one poll of the subscription reads at most. How often it polls and how long
+    a change settles come from the `history:` section (RequestContext.history)."""
 
-    poll: timedelta = HistorySettings().poll_interval
-    settle: timedelta = HistorySettings().settle
     batch: int = 500
 
 
@@ -175,12 +173,13 @@ class Subscription:
     async def changes(self, info: Info, filter: ChangeFilterInput | None = None) -> AsyncGenerator[Change, None]:
         graph = _SubscriptionReader(info.context.db)
         f = _filter(filter)
-        position = Position(datetime.now(UTC) - Feed.settle, "")
+        settle, poll = info.context.history.settle, info.context.history.poll_interval
+        position = Position(datetime.now(UTC) - settle, "")
         while True:
             rows = await asyncio.to_thread(list_changes, graph, f, limit=Feed.batch, after=position,
-                                           settle=Feed.settle)
+                                           settle=settle)
             for row in rows:
                 position = Position(row["at"], row["uid"])
                 yield Change.from_row(row)
             if len(rows) < Feed.batch:
-                await asyncio.sleep(Feed.poll.total_seconds())
+                await asyncio.sleep(poll.total_seconds())

@@ -96,7 +96,7 @@ def _serve_until_interrupted(cfg: Settings, api_port: int, world: Any = None) ->
 
     port = api_port if not port_in_use(api_port) else free_port()
     graph = Graph(cfg.neo4j)
-    app = create_app(graph, ApiSettings(port=port), orphans=cfg.orphans)
+    app = create_app(graph, ApiSettings(port=port), orphans=cfg.orphans, history=cfg.history)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:

@@ -16,7 +16,11 @@ from graphinv.db import Graph
 
 FIELDS = ("uid", "kind", "at", "observed", "node_uid", "node_label", "name", "provider", "project",
           "property", "before", "after", "rel", "other_uid", "other_label", "scope", "source")
-RETURN_FIELDS = ", ".join(f"c.{f} AS {f}" for f in FIELDS)
+# `at` and `observed` leave Neo4j as integer epoch microseconds: decoding 10,000 DateTime values
+# (with their time zone) in the driver took seconds, one addition per value in _row takes nothing.
+TIME_FIELDS = ("at", "observed")
+RETURN_FIELDS = ", ".join(f"c.{f}.epochSeconds * 1000000 + c.{f}.microsecond AS {f}" if f in TIME_FIELDS
+                          else f"c.{f} AS {f}" for f in FIELDS)
 PRUNE_CHUNK = 10_000
 # Within one read (same `at`), a node's story reads in this order: it appears, changes, gains and
 # loses edges, goes.
@@ -67,24 +71,42 @@ class ChangeFilter:
                 "label": self.label, "project": self.project}
 
 
-# Matches published changes by time first (the `at` index), then the cheap property filters.
+# Published changes are read by one range seek on the `at` index, in the index's order, stopping
+# after $limit rows: the time bounds are plain comparisons with parameters that are never null (a
+# coalesce() or an `OR` around them hides the range from the planner, which then scans every Change
+# and sorts them all). The optional property filters below apply to the rows the seek yields; their
+# `IS NULL OR` form keeps the planner from preferring a less selective provider/kind index.
 _FILTER = """
-  AND ($until IS NULL OR c.at < $until)
   AND ($provider IS NULL OR c.provider = $provider)
   AND ($kind IS NULL OR c.kind = $kind)
   AND ($label IS NULL OR c.node_label = $label OR c.other_label = $label)
   AND ($project IS NULL OR c.project = $project)
 """
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-LIST_QUERY = f"""
+
+def list_query(*, until: bool, after: bool) -> str:
+    """The listing query: `at` from $since (inclusive) to $until (exclusive, if `until`); with `after`,
+    only changes after the cursor ($after_at, $after_uid) in the (at, uid) order. The cursor's own
+    instant stays in the range seek ($since is moved up to it), and the strict (at, uid) bound then
+    drops what the cursor already covered there: all changes of one read share their `at`."""
+    bounds = ["c.at >= $since"]
+    if until:
+        bounds.append("c.at < $until")
+    if after:
+        # A CASE, not an OR: the planner would split an OR into two seeks and sort their union.
+        bounds.append("CASE WHEN c.at = $after_at THEN c.uid > $after_uid ELSE true END")
+    return f"""
 MATCH (c:Change)
-WHERE c.at >= coalesce($since, datetime('1970-01-01T00:00:00Z'))
-  AND ($after_at IS NULL OR c.at > $after_at OR (c.at = $after_at AND c.uid > $after_uid))
+WHERE {" AND ".join(bounds)}
 {_FILTER}
 RETURN {RETURN_FIELDS}
 ORDER BY c.at, c.uid
 LIMIT $limit
 """
+
+
+LIST_QUERY = list_query(until=False, after=False)  # `changes --since`: what the plan test checks
 
 HISTORY_QUERY = f"""
 CALL () {{
@@ -117,7 +139,11 @@ def _native(value: Any) -> Any:
 
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: _native(v) for k, v in record.items()}
+    row = {k: _native(v) for k, v in record.items()}
+    for name in TIME_FIELDS:
+        if type(row.get(name)) is int:
+            row[name] = EPOCH + timedelta(microseconds=row[name])
+    return row
 
 
 def list_changes(graph: Graph, f: ChangeFilter, *, limit: int = 1000, after: Position | None = None,
@@ -129,9 +155,13 @@ def list_changes(graph: Graph, f: ChangeFilter, *, limit: int = 1000, after: Pos
     if settle is not None:
         horizon = datetime.now(UTC) - settle
         params["until"] = min(horizon, f.until) if f.until else horizon
-    params.update({"after_at": after.at if after else None, "after_uid": after.uid if after else None,
-                   "limit": limit})
-    return [_row(r) for r in graph.run_read(LIST_QUERY, params)]
+    since = f.since or EPOCH
+    if after is not None:
+        since = max(since, after.at)
+        params.update({"after_at": after.at, "after_uid": after.uid})
+    params.update({"since": since, "limit": limit})
+    query = list_query(until=params["until"] is not None, after=after is not None)
+    return [_row(r) for r in graph.run_read(query, params)]
 
 
 def node_history(graph: Graph, uid: str, limit: int = 1000) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ class Shutdown(Exception):
 
 class CollectJob:
     def __init__(self, spec: CollectJobSpec, graph: Graph, planner: Planner, retry: Backoff, concurrency: int,
-                 metrics: Metrics, stop: threading.Event) -> None:
+                 metrics: Metrics, stop: threading.Event, capture_changes: bool = True) -> None:
         self.spec = spec
         self.graph = graph
         self.planner = planner
@@ -68,6 +68,7 @@ class CollectJob:
         self.concurrency = concurrency
         self.metrics = metrics
         self.stop = stop
+        self.capture_changes = capture_changes  # `history.enabled`: record what changed while ingesting
 
     @property
     def id(self) -> str:
@@ -153,8 +154,8 @@ class CollectJob:
 
         if self.stop.is_set():
             local_stop.set()
-        summary = run_tasks(Ingest(self.graph), guarded, concurrency=self.concurrency, progress=progress,
-                            stop=local_stop)
+        ingest = Ingest(self.graph, capture_changes=self.capture_changes)
+        summary = run_tasks(ingest, guarded, concurrency=self.concurrency, progress=progress, stop=local_stop)
         now = time.time()
         results = {}
         for result in summary.results:

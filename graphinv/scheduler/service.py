@@ -73,13 +73,15 @@ class SchedulerService:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.stop = stop or threading.Event()
-        self.history = HistoryJobs(graph, history or HistorySettings(), self.stop)  # prune, deliver
+        history = history or HistorySettings()
+        self.history = HistoryJobs(graph, history, self.stop)  # prune, deliver
         self.alert_settings = alert_settings or AlertSettings()
         self.sinks = sinks if sinks is not None else build_sinks(self.alert_settings.sinks)
         self.runner = AlertRunner(graph, self.alert_settings, self.sinks, self.metrics, self.stop)
         self.barrier = CollectionBarrier()
         self.collect_jobs = {spec.id: CollectJob(spec, graph, planner, settings.retry, settings.concurrency,
-                                                 self.metrics, self.stop) for spec in settings.jobs}
+                                                 self.metrics, self.stop, capture_changes=history.enabled)
+                             for spec in settings.jobs}
         self.alerts: dict[str, AlertDefinition] = {}
         self.last: dict[str, dict[str, Any]] = {}  # job id -> summary of its last run, for /jobs
         self.listeners: list[JobListener] = []
