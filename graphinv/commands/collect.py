@@ -47,7 +47,7 @@ def collect_into(graph: Graph, cfg: Settings, sources: list[str], concurrency: i
             table.add_row(key, f"[{style}]{status}[/]", str(count))
         return table
 
-    ingest = Ingest(graph)
+    ingest = Ingest(graph, capture_changes=cfg.history.enabled)
     workers = concurrency or _concurrency(cfg)
     if not show_progress:
         return run_tasks(ingest, tasks, concurrency=workers)

@@ -37,7 +37,7 @@ def serve(
     graph = Graph(cfg.neo4j)
     try:
         try:
-            app = create_app(graph, settings, orphans=cfg.orphans)
+            app = create_app(graph, settings, orphans=cfg.orphans, history=cfg.history)
         except ConfigError as exc:
             fail(str(exc))
         try:
