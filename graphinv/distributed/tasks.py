@@ -107,6 +107,15 @@ class ScopeLock:
             except redis.RedisError as exc:  # Redis away for longer than the client retries
                 log.warning("could not renew lock %s: %s", self.key, exc)
 
+    def still_held(self) -> bool:
+        """Checked right before the sweep: a lock lost meanwhile may mean another worker reads the scope."""
+        if self.lost.is_set():
+            return False
+        try:
+            return bool(self.client.get(self.key) == self.token.encode())
+        except redis.RedisError:
+            return False
+
     def release(self) -> None:
         self._done.set()
         try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from collectors.records import Record
 from collectors.scope import Scope, ScopeTask
 from graphinv.collect import run_tasks
 from graphinv.db import Graph
-from graphinv.distributed.tasks import ScopeFailed, ScopeQueue, result_payload, scope_of
+from graphinv.distributed.tasks import ScopeFailed, ScopeLock, ScopeQueue, result_payload, scope_of
 from graphinv.ingest import Ingest, ScopeRunResult
 from graphinv.redact import redact
 
@@ -74,7 +75,7 @@ class ScopeExecutor:
                                         error="the scope is no longer planned by its source; nothing was read")
                 self.queue.record_result(cycle, scope.key, result_payload(result))
                 return
-            summary = run_tasks(Ingest(self.graph), [task], concurrency=1, stop=stop)
+            summary = run_tasks(Ingest(self.graph), [_guarded(task, lock)], concurrency=1, stop=stop)
             result = summary.results[0]
         finally:
             with self._lock:
@@ -124,6 +125,18 @@ class ScopeExecutor:
             delta = self.graph.tx_retries - self._reported_tx_retries
             self._reported_tx_retries += delta
         self.queue.count("neo4j_tx_retries", delta)
+
+
+def _guarded(task: ScopeTask, lock: ScopeLock) -> ScopeTask:
+    """The task, failing (nothing swept) when its lock was lost by the end of the read: another worker
+    may be reading the same scope, and two sweeps of one scope would delete each other's nodes."""
+
+    def fetch() -> Iterator[Record]:
+        yield from task.fetch()
+        if not lock.still_held():
+            raise ScopeFailed(f"{task.scope.key}: the scope's lock was lost during the read; not swept")
+
+    return ScopeTask(scope=task.scope, fetch=fetch, context=task.context)
 
 
 def run_worker(graph: Graph, queue: ScopeQueue, planner: Planner, threads: int, done: threading.Event,

@@ -96,7 +96,7 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
 def write_config(path: Path, sources_config: Mapping[str, Any], neo4j_uri: str, redis_url: str,
                  **queue: Any) -> Path:
     body = {**sources_config, "neo4j": {"uri": neo4j_uri},
-            "queue": {"url": redis_url, "min_backoff": "200ms", "max_backoff": "2s", "lock_ttl": "4s",
+            "queue": {"url": redis_url, "min_backoff": "200ms", "max_backoff": "2s", "lock_ttl": "15s",
                       "heartbeat_timeout": "3s", "busy_delay": "500ms", **queue}}
     path.write_text(yaml.safe_dump(body, sort_keys=False))
     path.chmod(0o600)
@@ -132,7 +132,8 @@ def graph_snapshot(graph: Graph) -> tuple[Nodes, Edges]:
     skip = "WHERE NOT (n:Change AND n.kind IN $order)"
     for row in graph.run_read(f"MATCH (n) {skip} RETURN {_identity('n')} AS id, labels(n) AS labels, "
                               "properties(n) AS props", {"order": ORDER_CHANGES}):
-        shared = not SHARED_LABELS.isdisjoint(row["labels"])
+        # A shared node's Change names the scope that wrote the node first: write order too.
+        shared = not SHARED_LABELS.isdisjoint(row["labels"]) or row["props"].get("node_label") in SHARED_LABELS
         props = tuple(sorted((k, v) for k, v in row["props"].items()
                              if k not in BOOKKEEPING and k != "uid" and not (shared and k == "scope")))
         assert row["id"] not in nodes, f"two nodes are {row['id']}"
