@@ -3,6 +3,7 @@ plain queries give after converting Neo4j's DateTime values in Python."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,8 +28,8 @@ def _landscape(graph: Graph) -> None:
         with ingest.scope(scope) as run:
             run.write(records)
     leaked = [vm(f"i-leak{n}", f"leak{n}") for n in range(5)]
-    leaked[0].created = ODD_MOMENT
-    leaked[1].created = None  # first_seen stands in for it
+    leaked[0] = dataclasses.replace(leaked[0], created=ODD_MOMENT)
+    leaked[1] = dataclasses.replace(leaked[1], created=None)  # first_seen stands in for it
     with ingest.scope(AWS_SCOPE) as run:
         run.write([vm("i-live", "live"), *leaked])
     common: dict[str, Any] = dict(provider="aws", account_id="111", region="eu-west-1", zone="eu-west-1a")
