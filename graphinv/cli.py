@@ -55,7 +55,7 @@ def root(
 
 app.add_typer(neo4j_cmd.app, name="neo4j")
 app.command()(collect_cmd.collect)
-app.command()(orphans_cmd.orphans)
+app.add_typer(history_cmd.orphans_app, name="orphans")  # the report, plus `orphans ack`
 app.command()(orphans_cmd.query)
 app.command()(history_cmd.changes)
 app.command()(history_cmd.history)
@@ -69,10 +69,10 @@ app.add_typer(alerts_cmd.app, name="alerts")
 app.add_typer(config_cmd.app, name="config")
 app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
 app.command()(inventory_cmd.export)
-app.command()(inventory_cmd.report)
-app.command("capacity")(capacity_cmd.capacity_command)
 app.command()(watch_cmd.watch)
 app.command()(worker_cmd.worker)
+app.command()(inventory_cmd.report)
+app.command("capacity")(capacity_cmd.capacity_command)
 
 def main() -> None:
     try:

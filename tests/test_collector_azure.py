@@ -227,10 +227,10 @@ def test_config_errors_name_the_problem_not_the_secret() -> None:
         "type": "client_secret", "tenant_id": "t", "client_id": "c", "client_secret": "s3cr3t-value"}}))
     with pytest.raises(ValidationError, match="subscription"):
         plan({"credential": {"type": "default"}})
-
-
     with pytest.raises(ValidationError, match="lists no subscription"):
         plan({"subscriptions": []})
+
+
 def test_ids_parse_case_insensitively() -> None:
     parsed = parse("/SUBSCRIPTIONS/s/resourcegroups/RG/providers/Microsoft.Network/networkInterfaces/n/"
                    "ipConfigurations/c")

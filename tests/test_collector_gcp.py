@@ -253,10 +253,10 @@ def test_credentials_errors_never_show_key_material(tmp_path: Path) -> None:
     assert "TOPSECRET" not in text and str(bad) in str(info.value)
     with pytest.raises(ValidationError, match="projects"):
         plan({"credentials": "anonymous", "projects": []})
-    clients = build_clients(load_credentials("anonymous"), "http://127.0.0.1:9")
-    assert isinstance(clients.global_addresses, compute_v1.GlobalAddressesClient)
     with pytest.raises(ValidationError, match="page_size"):
         plan({"credentials": "anonymous", "projects": ["p"], "page_size": 501})
+    clients = build_clients(load_credentials("anonymous"), "http://127.0.0.1:9")
+    assert isinstance(clients.global_addresses, compute_v1.GlobalAddressesClient)
 
 
 def test_credential_files_of_each_kind_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

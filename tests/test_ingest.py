@@ -47,7 +47,7 @@ def disk(uid: str, instance: str | None, **kw: object) -> DiskRecord:
 
 def snapshot(graph: Graph) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     nodes = graph.run_read(
-        "MATCH (n) WHERE NOT n:Collection RETURN labels(n) AS labels, n.uid AS uid, "
+        "MATCH (n) WHERE NOT n:Collection AND NOT n:Change RETURN labels(n) AS labels, n.uid AS uid, "
         "properties(n) AS props ORDER BY uid"
     )
     for row in nodes:
@@ -57,7 +57,7 @@ def snapshot(graph: Graph) -> tuple[list[dict[str, object]], list[dict[str, obje
         row["props"] = props
         row["labels"] = sorted(row["labels"])
     edges = graph.run_read(
-        "MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS rel, b.uid AS b ORDER BY a, rel, b"
+        "MATCH (a)-[r]->(b) WHERE NOT a:Change RETURN a.uid AS a, type(r) AS rel, b.uid AS b ORDER BY a, rel, b"
     )
     return nodes, edges
 
@@ -190,7 +190,7 @@ def test_links_appear_whichever_end_arrives_first(ingest: Ingest, graph: Graph) 
     with ingest.scope(shoots) as run:
         run.write([ShootRecord(uid="garden-p/s", name="s", namespace="garden-p", technical_id="shoot--p--s")])
     edges = {(e["a"], e["rel"], e["b"]) for e in graph.run_read(
-        "MATCH (a)-[r]->(b) RETURN a.uid AS a, type(r) AS rel, b.uid AS b")}
+        "MATCH (a)-[r]->(b) WHERE NOT a:Change RETURN a.uid AS a, type(r) AS rel, b.uid AS b")}
     assert edges == {
         ("seed-a/shoot--p--s/m1", "RUNS_ON", "i-1"),
         ("seed-a/shoot--p--s/m2", "RUNS_ON", "i-2"),

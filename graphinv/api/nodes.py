@@ -27,6 +27,7 @@ from graph_schema.base import GraphNode
 from graph_schema.surfaces import api_classes, api_edges, api_properties
 from graphinv.api.capacity import capacity_fields
 from graphinv.api.context import Info
+from graphinv.api.history import history_field
 from graphinv.api.relations import Relation, relation
 from graphinv.api.selection import requested_props
 
@@ -154,6 +155,7 @@ def _build_types() -> dict[str, type[GraphNodeType]]:
                                       types[target], single, first)
             resolver.__name__ = name
             setattr(cls, name, strawberry.field(resolver=resolver, description=EDGE_DESCRIPTIONS.get(key)))
+        cls.history = history_field()  # type: ignore[attr-defined]  # graphinv/api/history.py
         for name, extra in capacity_fields(label).items():  # graphinv/api/capacity.py
             setattr(cls, name, extra)
         strawberry.type(cls, description=_description(model))

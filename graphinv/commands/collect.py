@@ -16,8 +16,8 @@ from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
 from graphinv.orphans import freshness
-from graphinv.sources import SourceError, plan_sources
 from graphinv.settings.root import Settings
+from graphinv.sources import SourceError, plan_sources
 
 EXIT_SCOPES_FAILED = 4
 

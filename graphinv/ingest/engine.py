@@ -22,6 +22,7 @@ from graph_schema.cloud import PROVIDER_LABELS
 from graph_schema.registry import property_names
 from graph_schema.surfaces import derive_keys
 from graphinv.db import Graph
+from graphinv.ingest.changes import promote_pending, remembered
 from graphinv.ingest.cypher import sweep_query, upsert_query
 from graphinv.redact import redact
 
@@ -109,7 +110,7 @@ class BatchWriter:
         if not rows:
             return
         self._buffers[(label, extra)] = []
-        query = upsert_query(label, extra)
+        query = upsert_query(label, extra, self.ingest.capture_changes and remembered(label) is not None)
         params = {"rows": rows, **self.params}
 
         def work(tx: ManagedTransaction) -> int:
@@ -152,12 +153,16 @@ class ScopeRun:
             swept = 0
             while True:
                 rows = self.graph.run_write(
-                    sweep_query(label), {"scope": self.scope.key, "run_id": self.run_id, "limit": SWEEP_CHUNK}
+                    sweep_query(label, self.writer.ingest.capture_changes),
+                    {"scope": self.scope.key, "run_id": self.run_id, "limit": SWEEP_CHUNK,
+                     "now": self.started, "source": self.scope.source},
                 )
                 swept += rows[0]["swept"]
                 if rows[0]["swept"] < SWEEP_CHUNK:
                     break
             self.result.swept[label] = swept
+        if self.writer.ingest.capture_changes:  # the read is complete: its changes (and earlier pending ones) count
+            promote_pending(self.graph, self.scope.key, _now())
         self.result.status = "complete"
         self._record_end()
         self._closed = True
@@ -228,11 +233,12 @@ class ScopeRun:
 class Ingest:
     """Entry point of the engine for one graph."""
 
-    def __init__(self, graph: Graph, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, graph: Graph, batch_size: int = DEFAULT_BATCH_SIZE, capture_changes: bool = True) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         self.graph = graph
         self.batch_size = batch_size
+        self.capture_changes = capture_changes  # record what changed (graphinv/ingest/changes.py)
         self.round_trips = 0  # upsert statements sent; tests and benchmarks read it
 
     def scope(self, scope: Scope) -> ScopeRun:
