@@ -145,7 +145,7 @@ def _cli_seconds(uri: str, argv: list[str], runs: int) -> tuple[float, float, in
         times.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: orphans found (EXIT_FOUND)
         size = len(done.stdout)
     return statistics.median(times), statistics.median(cpu), size
 
