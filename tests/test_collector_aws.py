@@ -190,9 +190,13 @@ def test_account_from_caller_identity_when_no_accounts_listed(native_features: A
 def test_forbidden_region_and_account_fail_only_their_scopes(tmp_path: Path) -> None:
     with AwsSim(fault_landscape(), tmp_path) as sim:
         done, failed = run_all(plan(sim.source_config()))
-        assert sorted(failed) == sorted(
-            [f"aws:{BASE}:us-east-1:{k}" for k in ("Instance", "Disk", "IP")]
-            + [f"aws:{OTHER}:eu-west-1:{k}" for k in ("Instance", "Disk", "IP")])
+        forbidden = [f"aws:{BASE}:us-east-1:{k}" for k in ("Instance", "Disk", "IP")] + [
+            f"aws:{OTHER}:eu-west-1:{k}" for k in ("Instance", "Disk", "IP")]
+        # A region's catalogue is read once per collection and shared by its accounts, so a forbidden
+        # account's MachineType scope completes when another account read that region first.
+        catalogues = {f"aws:{BASE}:us-east-1:MachineType", f"aws:{OTHER}:eu-west-1:MachineType"}
+        assert set(forbidden) <= set(failed) <= set(forbidden) | catalogues
+        assert f"aws:{BASE}:us-east-1:MachineType" in failed  # nobody else could read us-east-1
         for exc in failed.values():
             assert isinstance(exc, ClientError)
             assert exc.response["Error"]["Code"] == "UnauthorizedOperation"
@@ -208,8 +212,8 @@ def test_account_that_cannot_list_regions_fails_as_a_whole(tmp_path: Path) -> No
         tasks = plan(config)
         done, failed = run_all(tasks)
         assert sorted(failed) == sorted(
-            [f"aws:{BASE}:us-east-1:{k}" for k in ("Instance", "Disk", "IP")]
-            + [f"aws:{OTHER}:global:{k}" for k in ("Instance", "Disk", "IP")])
+            [f"aws:{BASE}:us-east-1:{k}" for k in ("Instance", "Disk", "IP", "MachineType")]
+            + [f"aws:{OTHER}:global:{k}" for k in ("Instance", "Disk", "IP", "MachineType")])
         assert f"aws:{BASE}:eu-north-1:Instance" in done
 
 
@@ -303,7 +307,10 @@ def test_moto_and_native_engines_give_identical_records(tmp_path: Path) -> None:
         try:
             done, failed = run_all(plan(sim.source_config()))
             assert not failed, failed
-            results[engine] = normalized(records_of(done), sim.id_map(), sim.world)
+            # Machine types are left out: moto serves its own full EC2 catalogue, the native engine
+            # the landscape's types; the catalogue mapping is tested against AWS's own sample.
+            records = [r for r in records_of(done) if r.label != "MachineType"]
+            results[engine] = normalized(records, sim.id_map(), sim.world)
         finally:
             sim.stop()
     native, moto = results["native"], results["moto"]

@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Container, Iterator
 from typing import Any
 
-from collectors.azure.common import PROVIDER
+from azure.core.exceptions import HttpResponseError
+
+from collectors.azure.common import PROVIDER, AzureReadError, answer_error
 from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.catalogue import architecture, machine_type
 from collectors.contract import guarded_items
@@ -55,8 +57,11 @@ def collect_skus(compute: Any, subscription: str, only: Container[str] | None = 
     skus = guarded_items(compute.resource_skus.list(), f"resource SKUs of {subscription}", max_pages * 1000,
                          lambda sku: (sku.resource_type, sku.name, tuple(sku.locations or ()), sku.size, sku.tier))
     seen: set[str] = set()
-    for sku in skus:
-        for record in sku_records(sku, only):
-            if record.uid not in seen:
-                seen.add(record.uid)
-                yield record
+    try:
+        for sku in skus:
+            for record in sku_records(sku, only):
+                if record.uid not in seen:
+                    seen.add(record.uid)
+                    yield record
+    except HttpResponseError as exc:  # one line, as every other ARM list fails (common.paged)
+        raise AzureReadError(f"resource SKUs of {subscription}: {answer_error(exc)}") from None
