@@ -307,7 +307,7 @@ def test_orphans_equal_the_cli_report(api: str, session_graph: Graph, args: str,
         verdicts = {r["name"]: r["verdict"] for r in got}
         # The data is built so that the report has something to say.
         assert verdicts["shoot--alpha--one-leaked"] == "orphan"
-        assert "shoot--alpha--one-bastion" not in verdicts
+        assert not [name for name in verdicts if name.endswith("-bastion")]  # the live bastion is claimed
 
 
 def test_orphans_reject_bad_arguments(api: str) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from collectors.gardener.mapping import bastion_vm_name
 from collectors.records import (
     BastionRecord,
     CloudAccountRecord,
@@ -137,7 +138,10 @@ def build_landscape() -> Landscape:
     # Leaks and oddities the orphan report must find (and the traversals must show).
     vm("aws", "alpha", "eu-west-1", "shoot--alpha--one", "shoot--alpha--one-leaked")
     vm("aws", "alpha", "eu-west-1", "shoot--alpha--gone", "shoot--alpha--gone-worker-z1-0")
-    vm("aws", "alpha", "eu-west-1", "shoot--alpha--one", "shoot--alpha--one-bastion", role="bastion")
+    # A live bastion: its Bastion object (below) claims the VM by the name AWS's extension gives it.
+    bastion_vm = bastion_vm_name("aws", "garden-alpha", "one", "one-bastion")
+    assert bastion_vm is not None
+    vm("aws", "alpha", "eu-west-1", "shoot--alpha--one", bastion_vm, role="bastion")
     lone_common: dict[str, Any] = dict(provider="aws", account_id="111111111111", region="eu-west-1",
                                        cluster="shoot--alpha--one", shoot_ref="shoot--alpha--one",
                                        account_ref="aws:111111111111", region_ref="aws:eu-west-1", created=CREATED)
@@ -150,7 +154,7 @@ def build_landscape() -> Landscape:
     land.ips[lone_ip.uid] = lone_ip
     land.disks[spare_disk.uid] = spare_disk
     garden.append(BastionRecord(uid="garden-alpha/one-bastion", name="one-bastion", namespace="garden-alpha",
-                                shoot_name="one", seed_name="seed-aws", provider="aws",
+                                shoot_name="one", seed_name="seed-aws", provider="aws", vm_name=bastion_vm,
                                 shoot_ref="garden-alpha/one", created=CREATED))
 
     land.scopes.append((Scope("gardener", "garden", "global", "Shoot", ("Project", "Seed", "Bastion")), [], garden))
