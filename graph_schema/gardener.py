@@ -113,7 +113,7 @@ class Bastion(InventoryNode):
     shoot_name = StringProperty()
     seed_name = StringProperty()
     provider = StringProperty()
-    ingress_ip = StringProperty()
+    ingress_ip = StringProperty(index=True)  # a `via` of USES_VM: indexed like every link key
     created = DateTimeNeo4jFormatProperty()
     shoot_ref = StringProperty(index=True)  # Shoot uid (namespace/name)
     vm_name = StringProperty(index=True)  # the VM name the provider extension gives this bastion
