@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from collectors.records import Record
@@ -20,6 +21,7 @@ from graphinv.collect import run_tasks
 from graphinv.db import Graph
 from graphinv.distributed.tasks import ScopeFailed, ScopeLock, ScopeQueue, result_payload, scope_of
 from graphinv.ingest import Ingest, ScopeRunResult
+from graphinv.ingest.cypher import relink_query
 from graphinv.redact import redact
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class ScopeExecutor:
             lock.release()
             self._report_tx_retries()
         if result.status == "complete":
+            self._relink(scope)
             log.info("scope %s complete: %d written, %d swept", scope.key, result.total_written, result.total_swept)
             self.queue.record_result(cycle, scope.key, result_payload(result))
             self.queue.count(f"complete:{scope.source}")
@@ -96,6 +99,15 @@ class ScopeExecutor:
             self.queue.count(f"retries:{scope.source}")
         log.warning("scope %s failed (attempt %d of %d): %s", scope.key, retries + 1, allowed + 1, error)
         raise ScopeFailed(f"{scope.key}: {error}")
+
+    def _relink(self, scope: Scope) -> None:
+        """Other workers write the far ends of this scope's links at the same time: resolve the links
+        again now that this scope is committed (graphinv/ingest/cypher.py relink_query says why)."""
+        params = {"scope": scope.key, "now": datetime.now(UTC), "source": scope.source}
+        for label in scope.labels:
+            query = relink_query(label)
+            if query:
+                self.graph.run_write(query, params)
 
     def dead_letter(self, message: dict[str, Any], why: str) -> None:
         """The queue gave up on a scope: record it failed (nothing of it was swept)."""

@@ -92,6 +92,22 @@ def upsert_query(label: str, extra_label: str | None = None, capture: bool = Fal
 
 
 @cache
+def relink_query(label: str) -> str:
+    """Resolve again every link of one scope's `label` nodes, both ends (needs $scope, $now, $source).
+
+    With one writer the upsert's link clauses see every committed node. Concurrent writers (the
+    distributed workers) can each commit one end while the other end is still uncommitted, so neither
+    upsert sees the other and the edge is lost. Running this after the scope committed closes that gap:
+    of two racing scopes, the one that commits last runs it after both ends are visible.
+    """
+    clauses = _owned_link_clauses(label) + _incoming_link_clauses(label)
+    if not clauses:
+        return ""
+    return "\n".join([f"MATCH (n:{_q(label)} {{scope: $scope}})", "WITH n", *clauses,
+                      "RETURN count(n) AS relinked"])
+
+
+@cache
 def stamped_labels() -> tuple[str, ...]:
     """Labels that declare `owner_changed_at`: the nodes a Machine or Shoot points at (its VMs, disks,
     addresses), stamped when their owner changes or goes (docs/ownership.md, section 6)."""
