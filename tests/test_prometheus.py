@@ -32,7 +32,7 @@ from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest
 from graphinv.metrics import Metrics
-from graphinv.orphans import OrphanFilter, orphan_report
+from graphinv.orphans import OrphanFilter, PriceTable, orphan_report
 from graphinv.ports import free_port
 from graphinv.sim.generate import generate
 from graphinv.sim.runtime import SimulatedLandscape
@@ -174,8 +174,21 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.wait()
 
 
-def expected_orphan_cost(graph: Graph, provider: str) -> float:
-    rows = orphan_report(graph, OrphanFilter(provider=provider))
+def scaled_down_prices(path: Path) -> Path:
+    """The shipped price table with AWS at a tenth of its prices except the planted m5.2xlarge: the
+    generated landscape's own orphans then stay below the shipped threshold, and the three planted VMs
+    alone take the sum above it (the rule's expression and threshold stay the shipped ones)."""
+    table = PriceTable.load().table
+    aws = table["aws"]
+    aws["hourly"] = {k: (v if k == "m5.2xlarge" else v / 10) for k, v in aws["hourly"].items()}
+    aws["disk_gb_month"] = {k: v / 10 for k, v in aws["disk_gb_month"].items()}
+    aws["ip_month"] = aws["ip_month"] / 10
+    path.write_text(yaml.safe_dump(table))
+    return path
+
+
+def expected_orphan_cost(graph: Graph, provider: str, prices: Path) -> float:
+    rows = orphan_report(graph, OrphanFilter(provider=provider), PriceTable.load(prices))
     return sum(r["est_monthly_cost_usd"] or 0 for r in rows if r["verdict"] == "orphan")
 
 
@@ -197,8 +210,10 @@ def test_prometheus_scrapes_the_scheduler_and_the_orphan_cost_rule_fires(
         graph: Graph, neo4j_connection: Neo4jConnection, sim_sources: dict[str, Any], tmp_path: Path) -> None:
     prometheus = tool("prometheus")
     wipe(graph)
+    prices = scaled_down_prices(tmp_path / "prices.yaml")
     config = write_config(tmp_path / "graphinv.yaml", neo4j_connection, {
         "sources": sim_sources,
+        "orphans": {"prices": str(prices)},
         "scheduler": {"interval": "20s", "jitter": 0, "run_at_start": True, "retry": {"attempts": 1},
                       "metrics": {"port": 0}, "collect": {"gardener": {"interval": "20s"},
                                                           "aws": {"interval": "20s", "kinds": {}}}},
@@ -239,12 +254,12 @@ def test_prometheus_scrapes_the_scheduler_and_the_orphan_cost_rule_fires(
                      "graphinv_orphans", "graphinv_scope_duration_seconds_count"):
             assert query(base, name), name
         threshold = rule_threshold("GraphinvOrphanCostHigh")
-        before = expected_orphan_cost(graph, "aws")
+        before = expected_orphan_cost(graph, "aws", prices)
         assert before <= threshold, f"the landscape's own AWS orphans ({before}) already exceed {threshold}"
         assert not [a for a in firing(base, "GraphinvOrphanCostHigh") if a["labels"]["provider"] == "aws"]
 
         plant_orphans(graph)
-        after = expected_orphan_cost(graph, "aws")
+        after = expected_orphan_cost(graph, "aws", prices)
         assert after > threshold  # what the report says now, by the same logic the scheduler uses
 
         alert = wait_for("GraphinvOrphanCostHigh to fire for aws", lambda: [

@@ -22,7 +22,7 @@ from graphinv.alerts.sinks import Notification, Sink, wants
 from graphinv.alerts.store import AlertStore, Finding, plain_row
 from graphinv.db import Graph
 from graphinv.metrics import Metrics
-from graphinv.orphans import OrphanFilter, orphan_report
+from graphinv.orphans import OrphanFilter, PriceTable, orphan_report
 from graphinv.redact import redact
 from graphinv.scheduler.logs import log_context
 
@@ -61,6 +61,7 @@ class AlertRunner:
         self.metrics = metrics
         self.stop = stop or threading.Event()
         self.store = AlertStore(graph)
+        self._prices: PriceTable | None = None
 
     def sinks_for(self, alert: AlertDefinition) -> list[Sink]:
         return [s for s in self.sinks if (not alert.sinks or s.name in alert.sinks) and wants(s, alert.severity)]
@@ -80,8 +81,11 @@ class AlertRunner:
     def _orphan_rows(self, alert: AlertDefinition) -> list[dict[str, Any]]:
         provider = str(alert.params["provider"])
         kind = alert.params.get("kind")
+        if self._prices is None:  # the configured table (orphans.prices), read once per runner
+            self._prices = PriceTable.load(self.settings.prices)
         rows = orphan_report(self.graph, OrphanFilter(provider=provider, kind=kind,
-                                                      max_staleness=timedelta(seconds=self.settings.max_staleness)))
+                                                      max_staleness=timedelta(seconds=self.settings.max_staleness)),
+                             self._prices)
         if self.metrics:
             self.metrics.record_orphans(provider, kind, rows)
         # orphan_report also lists a kind's related resources; keep only the kind asked for.

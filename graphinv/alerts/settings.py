@@ -64,6 +64,7 @@ class AlertSettings:
     retry: Backoff = field(default_factory=lambda: Backoff(attempts=4, base=2.0, maximum=60.0))
     sinks: tuple[SinkSettings, ...] = (SinkSettings(type="log", name="log"),)
     max_staleness: float = 6 * 3600.0  # from `orphans.max_staleness`, for the orphan alerts
+    prices: Path | None = None  # from `orphans.prices`: the orphan alerts' and cost gauge's price table
 
 
 class SinkSection(Section):
@@ -152,7 +153,8 @@ class AlertsSection(Section):
             raise ValueError("sink names must be unique (set `name:` on sinks of the same type)")
         return sinks
 
-    def runtime(self, max_staleness: timedelta, env: Mapping[str, str] | None = None) -> AlertSettings:
+    def runtime(self, max_staleness: timedelta, env: Mapping[str, str] | None = None,
+                prices: Path | None = None) -> AlertSettings:
         env = os.environ if env is None else env
         sinks = (SinkSettings(type="log", name="log"),) if self.sinks is None else tuple(
             sink.resolve(f"alerts.sinks[{i}]", env) for i, sink in enumerate(self.sinks))
@@ -162,4 +164,5 @@ class AlertsSection(Section):
             keep_history=self.keep_history.total_seconds(),
             retry=Backoff(attempts=self.retry.attempts, base=self.retry.backoff.total_seconds(),
                           maximum=self.retry.max_backoff.total_seconds()),
-            sinks=sinks, max_staleness=max_staleness.total_seconds())
+            sinks=sinks, max_staleness=max_staleness.total_seconds(),
+            prices=prices.expanduser() if prices else None)

@@ -86,7 +86,8 @@ class Settings(Section):
     def alert_settings(self, env: Mapping[str, str] | None = None) -> AlertSettings:
         """The alerts section with its sinks' secrets read (once: at load, so a missing one stops the start)."""
         if self._alert_settings is None or env is not None:
-            self._alert_settings = self.alerts.runtime(self.orphans.max_staleness, os.environ if env is None else env)
+            self._alert_settings = self.alerts.runtime(self.orphans.max_staleness, os.environ if env is None else env,
+                                                       self.orphans.prices)
         return self._alert_settings
 
     @property
