@@ -348,8 +348,11 @@ def test_failed_scopes_delete_nothing_and_make_no_orphans(graph: Graph, tmp_path
     azure_sub = next(a.id for a in base.accounts
                      if a.provider == "azure" and owned([i for r in a.regions for i in r.instances]))
     failing = {f"aws:{aws_account}:{aws_region}:{kind}" for kind in ("Instance", "Disk", "IP")}
-    failing |= {f"azure:{azure_sub}:global:{kind}" for kind in ("Instance", "Disk", "IP")}
+    failing |= {f"azure:{azure_sub}:global:{kind}" for kind in ("Instance", "Disk", "IP", "MachineType")}
     failing.add(f"gardener:{unreadable_seed}:global:Machine")
+    # An AWS region's machine-type catalogue is read once and shared by its accounts, so the forbidden
+    # account's catalogue scope fails only when no other account read that region first.
+    may_fail = {f"aws:{aws_account}:{aws_region}:MachineType"}
 
     # Run 1: everything readable, so nothing is unverified and the seed's VMs are owned.
     with SimulatedLandscape(everything_readable, tmp_path / "run1") as sim:
@@ -378,7 +381,7 @@ def test_failed_scopes_delete_nothing_and_make_no_orphans(graph: Graph, tmp_path
         assert {p: c.resource_ids() for p, c in sim.clouds.items()} == sim_ids  # the same resources
         secrets = _secrets(sim.config())
         second = collect(graph, sim)
-    assert failed_keys(second) == failing, sorted(failed_keys(second) ^ failing)
+    assert failing <= failed_keys(second) <= failing | may_fail, sorted(failed_keys(second) ^ failing)
     assert all(not r.swept or not any(r.swept.values()) for r in second.failed)
 
     # Nothing of a failed scope was deleted, and no machine lost its VM.
@@ -416,4 +419,4 @@ def test_failed_scopes_delete_nothing_and_make_no_orphans(graph: Graph, tmp_path
         assert re.search(r"403|AccessDenied|AuthorizationFailed|UnauthorizedOperation|Forbidden",
                          row["error"] or ""), row
         assert not any(secret in (row["error"] or "") for secret in secrets), "a credential leaked into an error"
-    assert all(row["status"] == "complete" for key, row in scopes.items() if key not in failing)
+    assert all(row["status"] == "complete" for key, row in scopes.items() if key not in failing | may_fail)
