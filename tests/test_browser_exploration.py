@@ -24,8 +24,8 @@ import neo4j
 import neo4j.graph
 import pytest
 
-from graphinv.commands.collect import collect_into
 from collectors.settings import SourcesSettings
+from graphinv.commands.collect import collect_into
 from graphinv.config import Config, Neo4jConnection
 from graphinv.db import Graph
 from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
