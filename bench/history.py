@@ -27,11 +27,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._server import bench_graph, wipe
+from bench.ingest import run_graphinv
 from bench.synthetic import Synthetic
 from collectors.records import InstanceRecord, Record
 from graphinv.db import Graph
 from graphinv.history.store import ChangeFilter, list_changes
-from graphinv.ingest import Ingest, install_schema
+from graphinv.ingest import install_schema
 
 
 class Edited(Synthetic):
@@ -46,13 +47,7 @@ class Edited(Synthetic):
 
 
 def collect(graph: Graph, syn: Synthetic, capture: bool) -> float:
-    ingest = Ingest(graph, capture_changes=capture)
-    started = time.perf_counter()
-    for scope, records in syn.scopes():
-        ingest.write_context(scope, syn.context())
-        with ingest.scope(scope) as run:
-            run.write(records)
-    return time.perf_counter() - started
+    return run_graphinv(graph, syn, capture_changes=capture)
 
 
 def changes(graph: Graph) -> int:

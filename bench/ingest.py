@@ -31,11 +31,13 @@ from collectors.records import Record
 from graph_schema.registry import links_of
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
-from graphinv.ingest.engine import record_row
+from graphinv.ingest.engine import DEFAULT_BATCH_SIZE, record_row
 
 
-def run_graphinv(graph: Graph, syn: Synthetic, batch_size: int) -> float:
-    ingest = Ingest(graph, batch_size=batch_size)
+def run_graphinv(graph: Graph, syn: Synthetic, batch_size: int = DEFAULT_BATCH_SIZE,
+                 capture_changes: bool = True) -> float:
+    """Seconds graphinv's engine takes to write `syn` (bench/history.py times it with capture on and off)."""
+    ingest = Ingest(graph, batch_size=batch_size, capture_changes=capture_changes)
     started = time.perf_counter()
     for scope, records in syn.scopes():
         ingest.write_context(scope, syn.context())
