@@ -16,7 +16,6 @@ import openstack.connection
 import pytest
 import yaml
 from openstack import exceptions
-from openstack.block_storage.v2.volume import Volume as VolumeV2
 from openstack.config import OpenStackConfig
 
 from collectors.openstack import (
@@ -28,6 +27,7 @@ from collectors.openstack import (
     neutral_status,
     plan,
 )
+from collectors.openstack.api import items_of
 from collectors.openstack.ips import port_devices
 from collectors.openstack.settings import OpenStackCloud
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, RegionRecord
@@ -378,7 +378,8 @@ def test_sample_cinder_v2_volumes_with_attachments(sample_cloud: SampleCloud) ->
     conn = sample_connection(sample_cloud)
     assert type(conn.block_storage).__module__ == "openstack.block_storage.v2._proxy"
     # One page only: the sample's next link points at an https host outside this test.
-    volumes = list(VolumeV2.list(conn.block_storage, paginated=False, base_path="/volumes/detail"))
+    answer = conn.block_storage.get("/volumes/detail", headers={"Accept": "application/json"})
+    volumes = answer.json()["volumes"]
     records = {r.name: r for r in (disk_record(v, "admin", "RegionOne") for v in volumes)}
     attached = records["test-volume-attachments"]
     assert attached.attached and attached.attached_instances == ["f4fda93b-06e0-4743-8117-bc8bcecd651b"]
@@ -404,7 +405,7 @@ def test_sample_neutron_floating_ips_and_ports(sample_cloud: SampleCloud) -> Non
     # The ports sample holds router ports: a floating IP on one resolves to no server.
     devices = port_devices(conn, ["d80b1a3b-4fc1-49f3-952e-1e2ab7081d8b", "f71a6703-d6de-4be1-a91a-a570ede1d159"])
     assert {d["device_owner"] for d in devices.values()} == {"network:router_gateway", "network:router_interface"}
-    fip = next(conn.network.ips())
+    fip = next(items_of(conn.network, "/floatingips", "floatingips", "floating IPs"))
     routed = ip_record(fip, devices["d80b1a3b-4fc1-49f3-952e-1e2ab7081d8b"], "admin", "RegionOne")
     assert routed.instance_ref is None and routed.attached
     ids_asked = [q.get("id") for _m, _h, path, q, _b in sample_cloud.requests if path == "/v2.0/ports"]

@@ -10,7 +10,8 @@ from typing import Any
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.catalogue import architecture, machine_type
-from collectors.openstack.common import PROVIDER, listed
+from collectors.openstack.api import FLAVORS_MICROVERSION, items_of
+from collectors.openstack.common import PROVIDER
 from collectors.records import Record
 
 
@@ -26,15 +27,24 @@ def gpus_of(specs: Mapping[str, Any]) -> tuple[int, str | None]:
     return (int(vgpus), None) if vgpus.isdigit() else (0, None)
 
 
-def flavor_record(flavor: Any, region: str) -> Record:
-    specs = dict(getattr(flavor, "extra_specs", None) or {})
+def _count(value: Any) -> int | None:
+    # openstacksdk's Flavor reads a missing count as 0
+    return 0 if value is None else int(value)
+
+
+def flavor_record(flavor: Mapping[str, Any], region: str) -> Record:
+    """One Nova flavor (the API's JSON, as `GET /flavors/detail` lists it) -> a MachineType record."""
+    specs = dict(flavor.get("extra_specs") or {})
     count, model = gpus_of(specs)
-    return machine_type(PROVIDER, region, str(flavor.name), vcpus=flavor.vcpus, memory_mib=flavor.ram,
+    return machine_type(PROVIDER, region, str(flavor.get("name") or flavor.get("original_name")),
+                        vcpus=_count(flavor.get("vcpus")), memory_mib=_count(flavor.get("ram")),
                         gpu_count=count, gpu_model=model,
                         arch=architecture(specs.get("hw_architecture") or specs.get("capabilities:cpu_arch"))
                         or "amd64")
 
 
 def collect_flavors(conn: Any, project: str, region: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Record]:
-    for flavor in listed(conn.compute.flavors(details=True), f"flavors of {project} in {region}", max_pages):
+    # is_public=None: public and private flavors alike, as openstacksdk lists them
+    for flavor in items_of(conn.compute, "/flavors/detail", "flavors", f"flavors of {project} in {region}",
+                           max_pages, params={"is_public": "None"}, newest_microversion=FLAVORS_MICROVERSION):
         yield flavor_record(flavor, region)

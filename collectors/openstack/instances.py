@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
-from collectors.openstack.common import PROVIDER, listed, parse_timestamp, string_map
+from collectors.openstack.api import SERVERS_MICROVERSION, items_of
+from collectors.openstack.common import PROVIDER, parse_timestamp, string_map
 from collectors.openstack.gardener import cluster_from_metadata, server_role
 from collectors.records import InstanceRecord
 
@@ -53,45 +54,46 @@ def _addresses(addresses: Any) -> tuple[str | None, str | None, str | None]:
 
 def _flavor_name(flavor: Any) -> str | None:
     """Embedded flavor (microversion >= 2.47) has `original_name`; older answers only an id."""
-    if flavor is None:
+    if not isinstance(flavor, Mapping):
         return None
     for attr in ("original_name", "name", "id"):
-        value = flavor.get(attr) if isinstance(flavor, dict) else getattr(flavor, attr, None)
+        value = flavor.get(attr)
         if value:
             return str(value)
     return None
 
 
-def instance_record(server: Any, project: str, region: str) -> InstanceRecord:
-    """Map one openstacksdk Server (details=True) to an InstanceRecord."""
-    metadata = string_map(server.metadata)
+def instance_record(server: Mapping[str, Any], project: str, region: str) -> InstanceRecord:
+    """Map one Nova server (the API's JSON, as `GET /servers/detail` lists it) to an InstanceRecord."""
+    metadata = string_map(server.get("metadata"))
     cluster = cluster_from_metadata(metadata)
-    private_ip, public_ip, network = _addresses(server.addresses)
-    state = server.status.lower() if server.status else None
+    private_ip, public_ip, network = _addresses(server.get("addresses"))
+    server_id, name, status = str(server["id"]), server.get("name"), server.get("status")
     return InstanceRecord(
-        uid=server.id,
+        uid=server_id,
         provider=PROVIDER,
         account_id=project,
         region=region,
-        zone=server.availability_zone or None,
-        name=server.name,
-        state=state,
+        zone=server.get("OS-EXT-AZ:availability_zone") or None,
+        name=name,
+        state=status.lower() if status else None,
         tags=metadata,
-        created=parse_timestamp(server.created_at),
+        created=parse_timestamp(server.get("created")),
         cluster=cluster,
-        instance_type=_flavor_name(server.flavor),
-        status=neutral_status(server.status, server.task_state),
-        role=server_role(server.name, metadata),
+        instance_type=_flavor_name(server.get("flavor")),
+        status=neutral_status(status, server.get("OS-EXT-STS:task_state")),
+        role=server_role(name, metadata),
         private_ip=private_ip,
         public_ip=public_ip,
         network=network,
-        provider_id=provider_id(server.id),
-        cluster_name_key=f"{cluster}/{server.name}" if cluster and server.name else None,
+        provider_id=provider_id(server_id),
+        cluster_name_key=f"{cluster}/{name}" if cluster and name else None,
     )
 
 
 def collect_instances(conn: Any, project: str, region: str,
                       max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[InstanceRecord]:
     """Stream the project's servers in `conn`'s region, page by page."""
-    for server in listed(conn.compute.servers(details=True), f"servers of {project} in {region}", max_pages):
+    for server in items_of(conn.compute, "/servers/detail", "servers", f"servers of {project} in {region}",
+                           max_pages, newest_microversion=SERVERS_MICROVERSION):
         yield instance_record(server, project, region)

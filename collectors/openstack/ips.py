@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
-from collectors.openstack.common import PROVIDER, listed, parse_timestamp
+from collectors.openstack.api import items_of
+from collectors.openstack.common import PROVIDER, parse_timestamp
 from collectors.openstack.gardener import cluster_from_floating_ip_description
 from collectors.records import IPRecord
 
@@ -23,28 +24,30 @@ def _tags(raw: Any) -> dict[str, str]:
     return tags
 
 
-def ip_record(fip: Any, port: Mapping[str, Any] | None, project: str, region: str) -> IPRecord:
-    """Map one openstacksdk FloatingIP; `port` is its port's details (device_id, device_owner) if any."""
+def ip_record(fip: Mapping[str, Any], port: Mapping[str, Any] | None, project: str, region: str) -> IPRecord:
+    """Map one Neutron floating IP (the API's JSON); `port` is its port's details (device_id,
+    device_owner) if any."""
     device_owner = str((port or {}).get("device_owner") or "")
     device_id = (port or {}).get("device_id") or None
     on_server = device_owner.startswith("compute:") and device_id is not None
-    description = fip.description or None
+    description = fip.get("description") or None
     cluster = cluster_from_floating_ip_description(description)
+    status, port_id = fip.get("status"), fip.get("port_id")
     return IPRecord(
-        uid=fip.id,
+        uid=str(fip["id"]),
         provider=PROVIDER,
         account_id=project,
         region=region,
-        name=description or fip.dns_name or None,
-        state=fip.status.lower() if fip.status else None,
-        tags=_tags(fip.tags),
-        created=parse_timestamp(fip.created_at),
+        name=description or fip.get("dns_name") or None,
+        state=status.lower() if status else None,
+        tags=_tags(fip.get("tags")),
+        created=parse_timestamp(fip.get("created_at")),
         cluster=cluster,
-        address=fip.floating_ip_address,
+        address=fip.get("floating_ip_address"),
         ephemeral=False,
         allocation="floating",
-        attached=fip.port_id is not None,
-        attached_to=fip.port_id,
+        attached=port_id is not None,
+        attached_to=port_id,
         instance_ref=str(device_id) if on_server else None,
     )
 
@@ -54,8 +57,9 @@ def port_devices(conn: Any, port_ids: Iterable[str], max_pages: int = DEFAULT_MA
     wanted = list(dict.fromkeys(port_ids))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), PORT_BATCH):
-        for port in listed(conn.network.ports(id=wanted[start:start + PORT_BATCH]), "ports", max_pages):
-            found[port.id] = {"device_id": port.device_id, "device_owner": port.device_owner}
+        for port in items_of(conn.network, "/ports", "ports", "ports", max_pages,
+                             params={"id": wanted[start:start + PORT_BATCH]}):
+            found[str(port["id"])] = {"device_id": port.get("device_id"), "device_owner": port.get("device_owner")}
     return found
 
 
@@ -65,19 +69,20 @@ def collect_ips(conn: Any, project: str, region: str, max_pages: int = DEFAULT_M
     Neutron's `fip-port-details` extension puts the port's device in the floating IP itself; where
     it is missing, the ports are looked up in batches (a port gone meanwhile leaves the IP unresolved).
     """
-    pending: list[Any] = []
+    pending: list[Mapping[str, Any]] = []
 
     def flush() -> Iterator[IPRecord]:
-        ports = port_devices(conn, (f.port_id for f in pending), max_pages)
+        ports = port_devices(conn, (str(f["port_id"]) for f in pending), max_pages)
         for waiting in pending:
-            yield ip_record(waiting, ports.get(waiting.port_id), project, region)
+            yield ip_record(waiting, ports.get(str(waiting["port_id"])), project, region)
         pending.clear()
 
-    for fip in listed(conn.network.ips(), f"floating IPs of {project} in {region}", max_pages):
-        if fip.port_id and fip.port_details is None:
+    for fip in items_of(conn.network, "/floatingips", "floatingips", f"floating IPs of {project} in {region}",
+                        max_pages):
+        if fip.get("port_id") and fip.get("port_details") is None:
             pending.append(fip)
             if len(pending) >= PORT_BATCH:
                 yield from flush()
         else:
-            yield ip_record(fip, fip.port_details, project, region)
+            yield ip_record(fip, fip.get("port_details"), project, region)
     yield from flush()

@@ -15,6 +15,7 @@ from typing import Any
 from openstack import exceptions as os_exceptions
 
 from collectors.contract import Account, typed
+from collectors.openstack.api import resource_json
 from collectors.openstack.collector import OpenStackCollector
 from collectors.openstack.common import PROVIDER, listed
 from collectors.openstack.connection import connect
@@ -75,14 +76,14 @@ class OpenStackVmReader:
 
     def _records(self, conn: Any, server: Any, project: str, region: str) -> list[tuple[Scope, list[Record]]]:
         max_pages = self.collector.settings.max_pages
-        instance = instance_record(server, project, region)
+        instance = instance_record(resource_json(server), project, region)
         disks: list[Record] = []
         for attached in server.attached_volumes or ():
             volume_id = attached.get("id") if isinstance(attached, Mapping) else getattr(attached, "id", None)
             if not volume_id:
                 continue
             try:
-                disks.append(disk_record(conn.block_storage.get_volume(volume_id), project, region))
+                disks.append(disk_record(resource_json(conn.block_storage.get_volume(volume_id)), project, region))
             except os_exceptions.NotFoundException:
                 continue  # deleted meanwhile: the scheduled read settles it
         ports = [p.id for p in listed(conn.network.ports(device_id=server.id), "ports", max_pages)
@@ -92,7 +93,8 @@ class OpenStackVmReader:
             devices = port_devices(conn, ports, max_pages)
             for fip in listed(conn.network.ips(port_id=ports), "floating IPs", max_pages):
                 if fip.port_id in ports:  # a server that ignores the filter answers more
-                    ips.append(ip_record(fip, fip.port_details or devices.get(fip.port_id), project, region))
+                    ips.append(ip_record(resource_json(fip), fip.port_details or devices.get(fip.port_id), project,
+                                         region))
         return [(Scope(PROVIDER, project, region, "Instance"), [instance]),
                 (Scope(PROVIDER, project, region, "Disk"), disks),
                 (Scope(PROVIDER, project, region, "IP"), ips)]

@@ -1,0 +1,169 @@
+"""Collector CPU per record, per provider, before and after a change (not a test: numbers, no assertions).
+
+    .venv/bin/python bench/collect.py --scale 20
+    .venv/bin/python bench/collect.py --scale 5 --providers openstack azure --baseline-rev e981ebb
+
+The simulator serves the landscape from its own process (`graphinv sim serve`), so what is measured
+is the collector's CPU alone. Each measurement runs in a fresh collector process: it plans the
+provider's scopes from the simulator's config, reads every scope once to warm up (imports, tokens,
+connection pools), then reads them all again one after the other on one thread and reports the
+process CPU seconds (`time.process_time`, every thread of the process) of that second read.
+
+"before" runs the `collectors/` package as it was at `--baseline-rev` (exported with `git archive`
+into a temporary directory put first on the path), "after" the working tree's; everything else
+(graph_schema, graphinv) is the working tree's in both. Both read the same simulator in the same
+run, and the records they produce are compared: `same` says whether both sides produced exactly
+the same records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from io import BytesIO
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PROVIDERS = ("openstack", "azure", "aws", "gcp")
+# The last commit whose collectors all read through the SDKs' object models.
+DEFAULT_BASELINE = "e981ebb"
+
+
+def measure(config_path: Path, provider: str, out_path: Path) -> None:
+    """In a fresh process: CPU seconds of one full read of `provider`'s scopes, and a digest of its records."""
+    import importlib
+
+    import yaml
+
+    section = yaml.safe_load(config_path.read_text())["sources"][provider]
+    plan = importlib.import_module(f"collectors.{provider}").plan
+
+    def read_all() -> tuple[float, float, list[str]]:
+        tasks = plan(section)  # fresh collectors: the catalogue cache is per collector
+        lines: list[str] = []
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for task in tasks:
+            for record in task.fetch():
+                lines.append(json.dumps([record.label, dataclasses.asdict(record)], sort_keys=True, default=str))
+        return time.process_time() - cpu0, time.perf_counter() - wall0, lines
+
+    read_all()  # warm-up: lazy imports, tokens, connection set-up
+    cpu, wall, lines = read_all()
+    lines.sort()
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    out_path.write_text(json.dumps({"cpu": cpu, "wall": wall, "records": len(lines), "digest": digest,
+                                    "source": str(sys.modules["collectors"].__file__)}))
+    (out_path.with_suffix(".records")).write_text("\n".join(lines))
+
+
+def export_baseline(rev: str, into: Path) -> Path:
+    """The `collectors/` package at `rev`, written under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "collectors"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+def start_simulator(landscape_file: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    config = workdir / "graphinv-sim.yaml"
+    process = subprocess.Popen([str(ROOT / ".venv/bin/graphinv"), "sim", "serve", str(landscape_file),
+                                "--workdir", str(workdir / "sim"), "--write-config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    for raw in process.stdout:
+        line = raw.decode(errors="replace")
+        if line.startswith("serving"):
+            # Keep draining its output so the simulator never blocks on a full pipe.
+            threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
+            return process, config
+    raise RuntimeError(f"the simulator did not start (exit {process.wait()})")
+
+
+def _drain(stream: IO[bytes]) -> None:
+    for _line in stream:
+        pass
+
+
+def run_side(config: Path, provider: str, code: Path | None, out: Path) -> dict[str, Any]:
+    env = {**os.environ}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    subprocess.run([sys.executable, __file__, "measure", "--config", str(config), "--provider", provider,
+                    "--out", str(out)], check=True, env=env)
+    result: dict[str, Any] = json.loads(out.read_text())
+    expected = str(code) if code is not None else str(ROOT)
+    assert result["source"].startswith(expected), (result["source"], expected)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command")
+    inner = sub.add_parser("measure", help="(internal) one measurement in this process")
+    inner.add_argument("--config", type=Path, required=True)
+    inner.add_argument("--provider", choices=PROVIDERS, required=True)
+    inner.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--scale", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--providers", nargs="+", choices=PROVIDERS, default=list(PROVIDERS))
+    parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE,
+                        help="git revision whose collectors/ is 'before' (default: %(default)s)")
+    args = parser.parse_args()
+    if args.command == "measure":
+        measure(args.config, args.provider, args.out)
+        return
+
+    sys.path.insert(0, str(ROOT))
+    from graphinv.sim.generate import generate
+    from graphinv.sim.landscape import dump_landscape
+
+    with tempfile.TemporaryDirectory(prefix="graphinv-bench-collect-") as tmp:
+        work = Path(tmp)
+        landscape_file = work / "landscape.yaml"
+        landscape_file.write_text(dump_landscape(generate(args.scale, args.seed)))
+        baseline = export_baseline(args.baseline_rev, work / "baseline")
+        started = time.perf_counter()
+        simulator, config = start_simulator(landscape_file, work)
+        print(f"scale {args.scale:g}: simulator up in {time.perf_counter() - started:.1f}s "
+              f"(pid {simulator.pid}); baseline collectors/ at {args.baseline_rev}")
+        try:
+            print(f"{'provider':10} {'records':>8} {'before CPU/rec':>14} {'after CPU/rec':>13} {'ratio':>6} "
+                  f"{'before rec/s':>13} {'after rec/s':>12}  same")
+            for provider in args.providers:
+                before = run_side(config, provider, baseline, work / f"{provider}-before.json")
+                after = run_side(config, provider, None, work / f"{provider}-after.json")
+                per_before = before["cpu"] / max(before["records"], 1)
+                per_after = after["cpu"] / max(after["records"], 1)
+                same = before["digest"] == after["digest"]
+                print(f"{provider:10} {after['records']:8d} {per_before * 1e6:12.1f}us {per_after * 1e6:11.1f}us "
+                      f"{per_before / per_after if per_after else float('inf'):5.2f}x "
+                      f"{before['records'] / before['cpu']:13.0f} {after['records'] / after['cpu']:12.0f}  "
+                      f"{'yes' if same else 'NO (' + str(before['records']) + ' before)'}", flush=True)
+                if not same:
+                    _show_difference(work / f"{provider}-before.records", work / f"{provider}-after.records")
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=60)
+
+
+def _show_difference(before: Path, after: Path, limit: int = 3) -> None:
+    old, new = set(before.read_text().splitlines()), set(after.read_text().splitlines())
+    for line in sorted(old - new)[:limit]:
+        print(f"   only before: {line[:400]}")
+    for line in sorted(new - old)[:limit]:
+        print(f"   only after:  {line[:400]}")
+
+
+if __name__ == "__main__":
+    main()
