@@ -18,7 +18,8 @@ from graphinv.ports import free_port
 def bench_graph(heap: str = "4g", pagecache: str = "4g") -> Iterator[Graph]:
     uri = os.environ.get("GRAPHINV_BENCH_NEO4J_URI")
     if uri:
-        with Graph(Neo4jConnection(uri=uri, password=os.environ.get("GRAPHINV_BENCH_NEO4J_PASSWORD"))) as g:
+        password = os.environ.get("GRAPHINV_BENCH_NEO4J_PASSWORD")
+        with Graph(Neo4jConnection.model_validate({"uri": uri, "password": password})) as g:
             yield g
         return
     with tempfile.TemporaryDirectory(prefix="graphinv-bench-") as home:

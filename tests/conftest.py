@@ -2,7 +2,9 @@
 
 The test server runs on free ports in its own home directory, so it never touches a Neo4j that a
 developer runs for the demo. GRAPHINV_TEST_NEO4J_URI points the suite at an already running
-server instead (it must be disposable: every test empties it).
+server instead (it must be disposable: every test empties it). `./dev test` runs the modules in
+parallel worker processes (pytest-xdist); each worker starts its own server, or takes its own entry
+of a comma-separated GRAPHINV_TEST_NEO4J_URI (one disposable server per worker).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
@@ -22,14 +25,28 @@ from tests.support.graph import wipe
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+def external_neo4j_uri() -> str | None:
+    """This process's entry of GRAPHINV_TEST_NEO4J_URI: the n-th for xdist worker `gw<n>`."""
+    uris = [u.strip() for u in os.environ.get("GRAPHINV_TEST_NEO4J_URI", "").split(",") if u.strip()]
+    if not uris:
+        return None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    index = int(worker.removeprefix("gw")) if worker else 0
+    if index >= len(uris):
+        # Two workers emptying one graph would fail each other's tests at random.
+        pytest.exit(f"GRAPHINV_TEST_NEO4J_URI names {len(uris)} server(s) for more test workers: give one "
+                    "per worker (comma-separated) or run with -n 0", returncode=4)
+    return uris[index]
+
+
 @pytest.fixture(scope="session")
 def neo4j_connection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neo4jConnection]:
-    external = os.environ.get("GRAPHINV_TEST_NEO4J_URI")
+    external = external_neo4j_uri()
     if external:
         yield Neo4jConnection(
             uri=external,
             user=os.environ.get("GRAPHINV_TEST_NEO4J_USER", "neo4j"),
-            password=os.environ.get("GRAPHINV_TEST_NEO4J_PASSWORD"),
+            password=SecretStr(password) if (password := os.environ.get("GRAPHINV_TEST_NEO4J_PASSWORD")) else None,
         )
         return
     settings = LocalNeo4jSettings(

@@ -480,7 +480,7 @@ def test_no_token_means_no_auth_on_loopback(api: str) -> None:
 def test_refuses_to_bind_beyond_loopback_without_token(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="without authentication"):
         require_token_off_loopback(ApiSettings(host="0.0.0.0"))
-    assert require_token_off_loopback(ApiSettings(host="0.0.0.0", token="t")) == "t"
+    assert require_token_off_loopback(ApiSettings.model_validate({"host": "0.0.0.0", "token": "t"})) == "t"
     assert require_token_off_loopback(ApiSettings(host="::1")) is None
     with pytest.raises(ConfigError, match=r"api\.max_depth"):
         settings_from_mapping({"api": {"max_depth": 0}})
@@ -528,7 +528,7 @@ def test_serve_command_answers(session_graph: Graph, landscape: Landscape, tmp_p
     config.write_text(f"api:\n  port: {port}\n")
     env = {**os.environ, "GRAPHINV_CONFIG": str(config), "GRAPHINV_NEO4J_URI": session_graph.conn.uri}
     if session_graph.conn.password:
-        env["GRAPHINV_NEO4J_PASSWORD"] = session_graph.conn.password
+        env["GRAPHINV_NEO4J_PASSWORD"] = session_graph.conn.password.get_secret_value()
     proc = subprocess.Popen([sys.executable, "-m", "graphinv.commands.serve", "--log-level", "warning"], cwd=REPO,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -29,7 +29,7 @@ import yaml
 
 from graphinv.collect import CollectionSummary
 from graphinv.commands.collect import STATS_QUERY, collect_into
-from graphinv.config import Config, Neo4jConnection
+from graphinv.config import Neo4jConnection, settings_from_mapping
 from graphinv.db import Graph
 from graphinv.orphans import OrphanFilter, freshness, orphan_report, unowned_report
 from graphinv.queries import load_query
@@ -246,7 +246,7 @@ def failed_keys(summary: CollectionSummary) -> set[str]:
 
 
 def collect(graph: Graph, sim: SimulatedLandscape) -> CollectionSummary:
-    return collect_into(graph, Config(sections=sim.config()), [], show_progress=False)
+    return collect_into(graph, settings_from_mapping(sim.config()), [], show_progress=False)
 
 
 # -- landscape variants ------------------------------------------------------------------------------
