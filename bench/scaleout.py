@@ -77,6 +77,7 @@ def in_process(graph: Graph, sources: Any, concurrency: int) -> dict[str, Any]:
     began = time.monotonic()
     summary = run_tasks(Ingest(graph), plan_sources(sources, []), concurrency=concurrency)
     return {"wall": time.monotonic() - began, "scopes": len(summary.results), "failed": len(summary.failed),
+            "records": sum(r.total_written for r in summary.results),
             "tx_retries": graph.tx_retries - retries, "peak_mib": _hwm_mib(os.getpid())}
 
 
@@ -120,11 +121,13 @@ def distributed(graph: Graph, sim_config: dict[str, Any], sources: Any, workers:
         while not wanted <= set(got := queue.results(cycle)):
             time.sleep(0.05)
         wall = time.monotonic() - began
-        failed = sum(1 for t in tasks if result_of(t.scope, got[t.scope.key]).status != "complete")
+        results = [result_of(t.scope, got[t.scope.key]) for t in tasks]
+        failed = sum(1 for r in results if r.status != "complete")
         stats = queue.stats()
         peaks = [_hwm_mib(p.pid) for p in procs]
         queue.close()
-        return {"wall": wall, "scopes": len(tasks), "failed": failed, "tx_retries": stats.get("neo4j_tx_retries", 0),
+        return {"wall": wall, "scopes": len(tasks), "failed": failed, "records": sum(r.total_written for r in results),
+                "tx_retries": stats.get("neo4j_tx_retries", 0),
                 "peak_mib": max(peaks), "retries": sum(v for k, v in stats.items() if k.startswith("retries:"))}
     finally:
         for proc in procs:
@@ -165,11 +168,12 @@ def main() -> None:
     one = next((r for name, r in rows if name == "1 worker(s)"), None)
     base = rows[0][1]["wall"]
     print(f"\n{'run':<14} {'wall s':>8} {'vs 1 worker':>12} {'vs in-proc':>11} {'scopes':>7} {'failed':>7} "
-          f"{'queue retries':>14} {'neo4j retries':>14} {'peak MiB/proc':>14}")
+          f"{'records':>8} {'queue retries':>14} {'neo4j retries':>14} {'peak MiB/proc':>14}")
     for name, r in rows:
         speedup = f"{one['wall'] / r['wall']:.2f}x" if one else "-"
         print(f"{name:<14} {r['wall']:>8.1f} {speedup:>12} {base / r['wall']:>10.2f}x {r['scopes']:>7} "
-              f"{r['failed']:>7} {r.get('retries', '-')!s:>14} {r['tx_retries']:>14} {r['peak_mib']:>14.0f}")
+              f"{r['failed']:>7} {r['records']:>8} {r.get('retries', '-')!s:>14} {r['tx_retries']:>14} "
+              f"{r['peak_mib']:>14.0f}")
     per_scope = one["wall"] / max(1, one["scopes"]) * args.threads if one else 0.0
     print(f"\nmeasured per-scope time (1 worker, {args.threads} threads): {per_scope:.2f} s per scope per thread")
 

@@ -1,9 +1,11 @@
 """Scope tasks on a real queue: Debian's redis-server, real `graphinv worker` processes, one Neo4j.
 
-The reference is a single-process collection of the same simulated landscape; every distributed
-run must leave the same graph, node for node (uid, labels, properties except bookkeeping such as
-last_seen or run_id) and edge for edge ((type, start, end)), including after a worker is killed,
-Redis restarts or Neo4j goes away for 30 s.
+The reference is a single-process collection of the same simulated landscape, collected once for the
+module; every distributed run must leave the same graph, node for node (uid, labels, properties
+except bookkeeping such as last_seen or run_id) and edge for edge ((type, start, end)), including
+when a scope's lock is taken from its worker, a worker is killed, Redis restarts or Neo4j goes away.
+The landscape is the generator's smallest, read with fewer regions: two accounts and several
+scopes per provider. Waits (backoff, heartbeat, lock TTL) are the short ones of TEST_QUEUE.
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +22,30 @@ import httpx
 import pytest
 import redis
 
-from graphinv.collect import run_tasks
 from graphinv.db import Graph
-from graphinv.ingest import Ingest, install_schema
+from graphinv.ingest import install_schema
 from graphinv.ports import free_port
-from graphinv.settings.load import load_settings, settings_from_mapping
+from graphinv.settings.load import load_settings
 from graphinv.settings.neo4j import Neo4jConnection
 from graphinv.sim.generate import generate
 from graphinv.sim.http import set_latency
 from graphinv.sim.runtime import SimulatedLandscape
-from graphinv.sources import plan_sources
-from tests.support.graph import wipe
-from tests.support.processes import graphinv_command, start_process, stop_process, wait_for_http, wait_until
+from tests.support.processes import Process, graphinv_command, start_process, stop_process, wait_for_http, wait_until
 from tests.support.scaleout import (
-    Edges,
-    Nodes,
+    BackgroundCycle,
     RedisServer,
-    differences,
-    distributed_cycle,
+    Reference,
+    assert_same_graph,
+    collect_reference,
+    failed_scopes,
+    fewer_regions,
     graph_snapshot,
+    queue_stats,
     redis_server_missing,
     start_workers,
     stop_workers,
+    total,
+    wait_for_results,
     write_config,
 )
 from tests.support.tcp_proxy import PausableProxy
@@ -54,29 +56,15 @@ if MISSING:
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 
-@dataclass
-class Reference:
-    snapshot: tuple[Nodes, Edges]
-    failed: set[str]  # scopes the landscape makes fail (a seed that answers 403)
-
-
 @pytest.fixture(scope="module")
-def landscape(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedLandscape]:
+def sources_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with SimulatedLandscape(generate(scale=0.05, seed=3), tmp_path_factory.mktemp("sim")) as sim:
-        yield sim
+        yield fewer_regions(sim.config())
 
 
 @pytest.fixture(scope="module")
-def reference(landscape: SimulatedLandscape, session_graph: Graph) -> Reference:
-    """One process, the in-process runner: what the graph must look like."""
-    wipe(session_graph)
-    install_schema(session_graph)
-    cfg = settings_from_mapping(landscape.config(), env={})
-    summary = run_tasks(Ingest(session_graph), plan_sources(cfg.sources, []), concurrency=8)
-    assert summary.aborted is None
-    snapshot = graph_snapshot(session_graph)
-    assert len(snapshot[0]) > 100 and len(snapshot[1]) > 100
-    return Reference(snapshot, {r.scope.key for r in summary.failed})
+def reference(sources_config: dict[str, Any], session_graph: Graph) -> Reference:
+    return collect_reference(sources_config, session_graph)
 
 
 @pytest.fixture
@@ -86,152 +74,155 @@ def redis_srv(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def _config(tmp_path: Path, landscape: SimulatedLandscape, neo4j_uri: str, redis_url: str, **queue: Any) -> Any:
-    path = write_config(tmp_path / "graphinv.yaml", landscape.config(), neo4j_uri, redis_url, **queue)
+@pytest.fixture
+def latency() -> Iterator[None]:
+    """Tests that set simulator latency get it reset, whatever happens."""
+    yield
+    set_latency(0.0)
+
+
+def _config(tmp_path: Path, sources_config: dict[str, Any], neo4j_uri: str, redis_url: str, **queue: Any) -> Any:
+    path = write_config(tmp_path / "graphinv.yaml", sources_config, neo4j_uri, redis_url, **queue)
     return path, load_settings(path, env={})
 
 
-def _assert_same(reference: Reference, graph: Graph) -> None:
-    diffs = differences(reference.snapshot, graph_snapshot(graph), limit=40)
-    assert not diffs, "\n".join(diffs)
+def _running_scopes(graph: Graph, owner: str | None = None) -> list[str]:
+    """Scopes a worker (any, or `owner`) is in the middle of reading."""
+    rows = graph.run_read("MATCH (c:Collection {status: 'running'}) WHERE $owner IS NULL OR c.owner = $owner "
+                          "RETURN c.uid AS key", {"owner": owner})
+    return [row["key"] for row in rows]
 
 
-def _failed(outcomes: dict[str, Any]) -> set[str]:
-    return {key for outcome in outcomes.values() for key in outcome.failed_scopes}
+def _worker_of(graph: Graph, key: str) -> dict[str, Any]:
+    rows = graph.run_read("MATCH (c:Collection {uid: $key}) RETURN c.status AS status, c.owner AS owner", {"key": key})
+    return rows[0]
 
 
-def _owners(graph: Graph) -> set[str]:
-    return {row["owner"] for row in graph.run_read("MATCH (c:Collection) RETURN DISTINCT c.owner AS owner")}
-
-
-@pytest.mark.xfail(strict=False, reason=(
-    "known open defect (issue 19): on a loaded machine workers lose scope locks and fail scopes, and "
-    "links written from both ends by concurrent workers were lost (relink after each scope now closes "
-    "that race); the comparison itself is strict"))
 def test_four_workers_build_the_same_graph_as_one_process(
-        graph: Graph, landscape: SimulatedLandscape, reference: Reference, redis_srv: RedisServer,
-        neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
-    path, cfg = _config(tmp_path, landscape, neo4j_connection.uri, redis_srv.url, max_retries=1)
+        graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
+        neo4j_connection: Neo4jConnection, tmp_path: Path, latency: None) -> None:
+    """Also: a scope whose lock is taken from its worker mid-read (it expired, another worker holds
+    it) is abandoned without a sweep and goes back on the queue without using up a retry."""
+    path, cfg = _config(tmp_path, sources_config, neo4j_connection.uri, redis_srv.url, max_retries=1)
     install_schema(graph)
-    workers = start_workers(4, path, tmp_path / "logs")
+    set_latency(0.5)  # scopes take long enough to be caught in the middle; off once caught
+    workers = start_workers(4, path, tmp_path / "logs", threads=2)
+    client = redis.Redis.from_url(redis_srv.url)
     try:
-        outcomes = distributed_cycle(cfg, graph)
+        with BackgroundCycle(cfg, graph) as cycle:
+            wait_until(lambda: bool(_running_scopes(graph)), 300, "a scope being read", workers, interval=0.05)
+            stolen = _running_scopes(graph)[0]
+            # Another party holds the scope's lock now (as after an expiry); it lets go after 1.5 s.
+            assert client.set(f"graphinv:lock:{stolen}", "another-worker", xx=True, px=1500)
+            set_latency(0.0)
+            outcomes = cycle.finish()
     finally:
         stop_workers(workers)
-    assert _failed(outcomes) == reference.failed, [w.describe() for w in workers]
-    _assert_same(reference, graph)
+        client.close()
+    assert failed_scopes(outcomes) == reference.failed, [w.describe() for w in workers]
+    assert_same_graph(reference, graph)
     pids = {str(w.popen.pid) for w in workers}
-    writers = {owner.rsplit(":", 1)[1] for owner in _owners(graph)}
+    owners = {row["owner"] for row in graph.run_read("MATCH (c:Collection) RETURN DISTINCT c.owner AS owner")}
+    writers = {owner.rsplit(":", 1)[1] for owner in owners}
     assert writers <= pids and len(writers) >= 2, f"scopes written by {writers} of workers {pids}"
-    stats: dict[bytes, bytes] = redis.Redis.from_url(redis_srv.url).hgetall("graphinv:stats")  # type: ignore[assignment]
-    # The planted failing scope was retried once, then dead-lettered; every other scope completed once.
-    assert int(stats.get(b"dead:gardener", 0)) == len(reference.failed)
-    assert sum(int(v) for k, v in stats.items() if k.startswith(b"complete:")) \
-        == sum(len(o.results) for o in outcomes.values()) - len(reference.failed)
-
-
-def _wait_for_results(redis_url: str, count: int, watched: list[Any]) -> None:
-    client = redis.Redis.from_url(redis_url)
-
-    def recorded() -> int:
-        return sum(int(client.hlen(key)) for key in client.scan_iter("graphinv:cycle:*"))
-
-    wait_until(lambda: recorded() >= count, 300, f"{count} scope results", watched, interval=0.1)
+    stats = queue_stats(redis_srv.url)
+    # The stolen scope gave up once, was put back and completed; the planted failing scope was
+    # retried once, then dead-lettered; every other scope completed exactly once.
+    assert total(stats, "lock_lost") >= 1, stats
+    assert _worker_of(graph, stolen)["status"] == "complete"
+    assert total(stats, "dead") == stats.get("dead:gardener") == len(reference.failed), stats
+    assert total(stats, "complete") == reference.scopes - len(reference.failed), stats
 
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_scope_is_retried_elsewhere_and_nothing_is_lost(
-        graph: Graph, landscape: SimulatedLandscape, reference: Reference, redis_srv: RedisServer,
-        neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
-    path, cfg = _config(tmp_path, landscape, neo4j_connection.uri, redis_srv.url, max_retries=8)
+        graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
+        neo4j_connection: Neo4jConnection, tmp_path: Path, latency: None) -> None:
+    # A dead worker's lock expires after lock_ttl; its message is back on the queue after heartbeat_timeout.
+    path, cfg = _config(tmp_path, sources_config, neo4j_connection.uri, redis_srv.url, max_retries=8,
+                        lock_ttl="3s")
     install_schema(graph)
-    set_latency(0.25)  # scopes take long enough to be caught in the middle
+    set_latency(0.5)
     workers = start_workers(3, path, tmp_path / "logs", threads=2)
     victim = workers[0]
     owner = f"{socket.gethostname()}:{victim.popen.pid}"
-    result: dict[str, Any] = {}
-    cycle = threading.Thread(target=lambda: result.update(distributed_cycle(cfg, graph)))
     try:
-        cycle.start()
-        wait_until(lambda: bool(graph.run_read(
-            "MATCH (c:Collection {status: 'running', owner: $owner}) RETURN c LIMIT 1", {"owner": owner})),
-            300, "the victim worker to be in the middle of a scope", workers, interval=0.05)
-        half_read = [r["key"] for r in graph.run_read(
-            "MATCH (c:Collection {status: 'running', owner: $owner}) RETURN c.uid AS key", {"owner": owner})]
-        os.kill(victim.popen.pid, signal.SIGKILL)
-        victim.popen.wait(30)
-        cycle.join(600)
-        assert not cycle.is_alive()
+        with BackgroundCycle(cfg, graph) as cycle:
+            wait_until(lambda: bool(_running_scopes(graph, owner)), 300,
+                       "the victim worker to be in the middle of a scope", workers, interval=0.05)
+            half_read = _running_scopes(graph, owner)
+            os.kill(victim.popen.pid, signal.SIGKILL)
+            victim.popen.wait(30)
+            set_latency(0.0)
+            outcomes = cycle.finish()
     finally:
-        set_latency(0.0)
         stop_workers(workers[1:])
-    assert _failed(result) == reference.failed
-    _assert_same(reference, graph)
+    assert failed_scopes(outcomes) == reference.failed
+    assert_same_graph(reference, graph)
     for key in half_read:  # read again, completely, by a surviving worker
-        row = graph.run_read("MATCH (c:Collection {uid: $key}) RETURN c.status AS status, c.owner AS owner",
-                             {"key": key})[0]
+        row = _worker_of(graph, key)
         if key not in reference.failed:
             assert row["status"] == "complete" and row["owner"] != owner, (key, row)
 
 
-@pytest.mark.slow
-def test_redis_restarted_mid_run_the_workers_reconnect_and_the_cycle_completes(
-        graph: Graph, landscape: SimulatedLandscape, reference: Reference, redis_srv: RedisServer,
-        neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
-    path, cfg = _config(tmp_path, landscape, neo4j_connection.uri, redis_srv.url, max_retries=8)
-    install_schema(graph)
-    set_latency(0.1)
-    workers = start_workers(2, path, tmp_path / "logs", threads=4)
-    result: dict[str, Any] = {}
-    cycle = threading.Thread(target=lambda: result.update(distributed_cycle(cfg, graph)))
+def _cycle_through(fault: str, graph: Graph, cfg: Any, workers: list[Process], redis_url: str,
+                   break_and_mend: Any) -> dict[str, Any]:
+    """A cycle during which `break_and_mend()` runs once a few scopes are done; the workers survive."""
     try:
-        cycle.start()
-        _wait_for_results(redis_srv.url, 5, workers)
-        redis_srv.restart(down_seconds=3.0)
-        cycle.join(600)
-        assert not cycle.is_alive()
-        assert all(w.alive() for w in workers), [w.describe() for w in workers]
+        with BackgroundCycle(cfg, graph) as cycle:
+            wait_for_results(redis_url, 5, workers)
+            break_and_mend()
+            outcomes = cycle.finish()
+        assert all(w.alive() for w in workers), (fault, [w.describe() for w in workers])
     finally:
-        set_latency(0.0)
         stop_workers(workers)
-    assert _failed(result) == reference.failed, [w.describe() for w in workers]
-    _assert_same(reference, graph)
+    return outcomes
 
 
-@pytest.mark.slow
-def test_neo4j_away_for_30_seconds_tasks_retry_and_complete(
-        graph: Graph, landscape: SimulatedLandscape, reference: Reference, redis_srv: RedisServer,
+def test_redis_restarted_mid_run_the_workers_reconnect_and_the_cycle_completes(
+        graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
         neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
+    path, cfg = _config(tmp_path, sources_config, neo4j_connection.uri, redis_srv.url, max_retries=8)
+    install_schema(graph)
+    workers = start_workers(2, path, tmp_path / "logs", threads=4)
+    outcomes = _cycle_through("Redis restart", graph, cfg, workers, redis_srv.url,
+                              lambda: redis_srv.restart(down_seconds=3.0))
+    assert failed_scopes(outcomes) == reference.failed, [w.describe() for w in workers]
+    assert_same_graph(reference, graph)
+
+
+def test_neo4j_away_tasks_retry_and_complete_after_it_returns(
+        graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
+        neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
+    """Neo4j is away three times as long as a worker retries a transaction (queue.neo4j_retry): the
+    scopes being written fail, sweep nothing, and the queue retries them with backoff until it is back."""
     bolt_port = int(neo4j_connection.uri.rsplit(":", 1)[1])
     proxy = PausableProxy(bolt_port).start()
-    path, cfg = _config(tmp_path, landscape, f"bolt://127.0.0.1:{proxy.port}", redis_srv.url, max_retries=20,
-                        max_backoff="5s")
+    path, cfg = _config(tmp_path, sources_config, f"bolt://127.0.0.1:{proxy.port}", redis_srv.url,
+                        max_retries=20, neo4j_retry="2s")
     install_schema(graph)
-    set_latency(0.1)
     workers = start_workers(2, path, tmp_path / "logs", threads=4)
-    result: dict[str, Any] = {}
-    cycle = threading.Thread(target=lambda: result.update(distributed_cycle(cfg, graph)))
-    try:
-        cycle.start()
-        _wait_for_results(redis_srv.url, 5, workers)
+
+    def neo4j_away() -> None:
         proxy.stop()
-        time.sleep(30)
+        time.sleep(6)
         proxy.start()
-        cycle.join(600)
-        assert not cycle.is_alive()
+
+    try:
+        outcomes = _cycle_through("Neo4j away", graph, cfg, workers, redis_srv.url, neo4j_away)
     finally:
-        set_latency(0.0)
-        stop_workers(workers)
         proxy.stop()
-    assert _failed(result) == reference.failed, [w.describe() for w in workers]
-    _assert_same(reference, graph)
+    assert failed_scopes(outcomes) == reference.failed, [w.describe() for w in workers]
+    assert_same_graph(reference, graph)
+    stats = queue_stats(redis_srv.url)
+    assert total(stats, "retries") > len(reference.failed), f"no scope was retried while Neo4j was away: {stats}"
 
 
 def test_scheduler_start_distributed_enqueues_and_workers_collect(
-        graph: Graph, landscape: SimulatedLandscape, reference: Reference, redis_srv: RedisServer,
+        graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
         neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
     """The shipped commands: `graphinv scheduler start --distributed` and two `graphinv worker`s."""
-    path, cfg = _config(tmp_path, landscape, neo4j_connection.uri, redis_srv.url, max_retries=1)
+    path, cfg = _config(tmp_path, sources_config, neo4j_connection.uri, redis_srv.url, max_retries=1)
     port = free_port()
     env = {"GRAPHINV_CONFIG": str(path), "GRAPHINV_SCHEDULER_METRICS_PORT": str(port),
            "GRAPHINV_SCHEDULER_RETRY_ATTEMPTS": "1"}

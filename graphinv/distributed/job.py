@@ -92,6 +92,9 @@ class QueueMetrics(Collector):
                                         "queue.max_retries retries", labels=["source"]),
             "busy": CounterMetricFamily("graphinv_queue_scope_busy", "Scope tasks postponed because another "
                                         "worker held the scope's lock", labels=["source"]),
+            "lock_lost": CounterMetricFamily("graphinv_queue_lock_lost", "Scope reads abandoned (nothing swept) "
+                                             "because their lock was lost, then put back on the queue",
+                                             labels=["source"]),
         }
         for name, value in sorted(stats.items()):
             what, _, source = name.partition(":")

@@ -9,6 +9,8 @@
       lock_ttl: 60s                 # a scope's lock expires this long after its worker stops renewing it
       heartbeat_timeout: 60s        # a worker silent this long is dead: its messages go back on the queue
       worker_threads: 8             # scopes one `graphinv worker` process reads at once
+      neo4j_retry: 60s              # a worker's Neo4j transaction is retried this long, then its
+                                    # scope fails and the queue retries it with backoff
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class QueueSettings(Section):
     cycle_timeout: Duration = Field(default=timedelta(hours=6),
                                     description="how long the scheduler waits for a job's scopes")
     worker_threads: int = Field(default=8, ge=1, le=256, description="scopes one worker process reads at once")
+    neo4j_retry: Duration = Field(default=timedelta(seconds=60),
+                                  description="how long a worker retries a Neo4j transaction (deadlock, lost "
+                                              "server) before its scope fails and goes back to the queue")
 
     def redis_url(self) -> str:
         url = secret_value(self.url) or ""

@@ -5,7 +5,8 @@ carries SDK clients or credentials. The worker re-plans the source from its own 
 to get the fetch function for that scope.
 
 Redis keys (all under `queue.namespace`):
-- `<ns>:lock:<scope key>`: the scope's lock (SET NX PX, renewed while the scope is read);
+- `<ns>:lock:<scope key>`: the scope's lock (SET NX PX, renewed by the process's LockKeeper while
+  the scope is read);
 - `<ns>:cycle:<id>`: scope key -> result (JSON) of one job run, read by the waiting scheduler;
 - `<ns>:errors:<id>`: scope key -> the last error of a scope that failed in that job run;
 - `<ns>:stats`: counters (completed, retried, dead-lettered scopes per source; Neo4j retries).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
 from collectors.scope import Scope
@@ -42,6 +44,13 @@ RESULT_TTL_SECONDS = 2 * 86400
 # workers silent for `heartbeat_timeout` back on the queue. Dramatiq's default (0.1 %) can leave a
 # dead worker's scope waiting for a long time on a quiet queue.
 MAINTENANCE_CHANCE = 20_000
+
+# The lock keeper renews this often per lock TTL (and per heartbeat timeout): five renewals in a row
+# can miss before a lock expires.
+RENEWALS_PER_TTL = 6
+# A scope whose lock was lost is put back on the queue this many times (not counted as a failure:
+# the read did nothing wrong) before its losses count as failures with the queue's retries.
+LOCK_LOSS_REQUEUES = 5
 
 _RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
           "else return 0 end")
@@ -83,45 +92,132 @@ def redis_client(settings: QueueSettings) -> redis.Redis:
 
 @dataclass
 class ScopeLock:
-    """A scope's lock, renewed every third of its TTL while held. If it is lost (expired while this
-    worker stalled, or Redis forgot it), `lost` is set so the read gives up and sweeps nothing."""
+    """A scope's lock as this process knows it. `valid_until` (monotonic) is when Redis forgets the
+    lock at the latest, counted from the moment the last successful renewal was *sent*; the lock
+    keeper moves it on. `lost` is set (and `on_lost` called) as soon as the lock may have expired or
+    Redis says another token holds it: the read gives up and sweeps nothing."""
 
-    client: redis.Redis
     key: str
     token: str
-    ttl_ms: int
+    ttl: float
+    valid_until: float
+    on_lost: Callable[[], None] | None = None
     lost: threading.Event = field(default_factory=threading.Event)
-    _done: threading.Event = field(default_factory=threading.Event)
+    why_lost: str = ""
 
-    def start(self) -> ScopeLock:
-        threading.Thread(target=self._renew, name=f"lock-{self.key}", daemon=True).start()
+    def remaining(self) -> float:
+        return self.valid_until - time.monotonic()
+
+    def lose(self, why: str) -> None:
+        if not self.lost.is_set():
+            self.why_lost = why
+            self.lost.set()
+            log.error("lock %s was lost (%s); the scope's read is abandoned and nothing is swept", self.key, why)
+            if self.on_lost is not None:
+                self.on_lost()
+
+
+class LockKeeper:
+    """Renews every scope lock of this process, and (in a worker) the process's Dramatiq heartbeat,
+    from one thread on a Redis connection of its own.
+
+    Why a keeper and not a thread per lock on the shared client: a renewal must never wait behind
+    other Redis traffic or inside the shared client's retry loop (25 retries with backoff ride out a
+    Redis restart, longer than any lock TTL), so this connection has short timeouts and no retries;
+    a renewal that does not answer is simply sent again at the next tick, several ticks before the
+    TTL runs out (`RENEWALS_PER_TTL`). If renewals still do not get through (Redis away, the process
+    stalled), each lock's local deadline says when it may have expired, and from then on it counts as
+    lost, whether or not this thread got to run: `ScopeLock.remaining` is read by the reader itself.
+
+    The heartbeat: Dramatiq's Redis consumer heart-beats only when it fetches, and it does not fetch
+    while its prefetch is full, that is while every thread reads a long scope. Other workers then
+    take this worker for dead after `heartbeat_timeout` and put its unacknowledged messages back on
+    the queue: a second copy of a scope being read (which finds the lock busy and comes back again
+    and again) and of the prefetched ones (read twice). The keeper heart-beats for the whole process.
+    """
+
+    def __init__(self, settings: QueueSettings, heartbeats_key: str, broker_id: str) -> None:
+        ttl = settings.lock_ttl.total_seconds()
+        self.interval = min(max(0.05, ttl / RENEWALS_PER_TTL),
+                            max(0.05, settings.heartbeat_timeout.total_seconds() / RENEWALS_PER_TTL), 10.0)
+        self.client = redis.Redis.from_url(settings.redis_url(), socket_connect_timeout=self.interval,
+                                           socket_timeout=self.interval, retry=Retry(NoBackoff(), 0))
+        self._renew = self.client.register_script(_RENEW)
+        self.heartbeats_key = heartbeats_key
+        self.broker_id = broker_id
+        self.heartbeat = False
+        self._locks: dict[str, ScopeLock] = {}
+        self._mutex = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.late_ticks = 0  # ticks that ran more than one interval late (a starved process)
+
+    def start(self, heartbeat: bool = False) -> LockKeeper:
+        with self._mutex:
+            self.heartbeat = self.heartbeat or heartbeat
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="scope-lock-keeper", daemon=True)
+                self._thread.start()
         return self
 
-    def _renew(self) -> None:
-        while not self._done.wait(self.ttl_ms / 3000):
-            try:
-                if not self.client.eval(_RENEW, 1, self.key, self.token, self.ttl_ms):
-                    log.error("lock %s was lost; the scope's read is abandoned", self.key)
-                    self.lost.set()
-                    return
-            except redis.RedisError as exc:  # Redis away for longer than the client retries
-                log.warning("could not renew lock %s: %s", self.key, exc)
+    def keep(self, lock: ScopeLock) -> None:
+        with self._mutex:
+            self._locks[lock.key] = lock
+        self.start()
 
-    def still_held(self) -> bool:
-        """Checked right before the sweep: a lock lost meanwhile may mean another worker reads the scope."""
-        if self.lost.is_set():
-            return False
-        try:
-            return bool(self.client.get(self.key) == self.token.encode())
-        except redis.RedisError:
-            return False
+    def forget(self, lock: ScopeLock) -> None:
+        with self._mutex:
+            if self._locks.get(lock.key) is lock:
+                del self._locks[lock.key]
 
-    def release(self) -> None:
-        self._done.set()
+    def close(self) -> None:
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.client.close()
+
+    def _run(self) -> None:
+        due = time.monotonic() + self.interval
+        while not self._closed.wait(max(0.0, due - time.monotonic())):
+            now = time.monotonic()
+            if now - due > self.interval:
+                self.late_ticks += 1
+                log.warning("lock keeper ran %.1f s late (the process is starved)", now - due)
+            due = now + self.interval
+            self.tick()
+
+    def tick(self) -> None:
+        """One round: locks whose deadline passed are lost; the others are renewed in one round trip."""
+        with self._mutex:
+            locks = list(self._locks.values())
+        now = time.monotonic()
+        alive = []
+        for lock in locks:
+            if lock.lost.is_set():
+                continue
+            if lock.remaining() <= 0:
+                lock.lose(f"not renewed within its TTL of {lock.ttl:g} s")
+            else:
+                alive.append(lock)
+        if not alive and not self.heartbeat:
+            return
         try:
-            self.client.eval(_RELEASE, 1, self.key, self.token)
-        except redis.RedisError as exc:  # it expires by itself
-            log.warning("could not release lock %s (it expires in %d ms): %s", self.key, self.ttl_ms, exc)
+            pipe = self.client.pipeline(transaction=False)
+            for lock in alive:
+                self._renew(keys=[lock.key], args=[lock.token, int(lock.ttl * 1000)], client=pipe)
+            if self.heartbeat:
+                pipe.zadd(self.heartbeats_key, {self.broker_id: int(time.time() * 1000)})
+            answers = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:  # tried again at the next tick, well before the TTL runs out
+            log.warning("could not renew %d scope lock(s): %s", len(alive), exc)
+            return
+        for lock, answer in zip(alive, answers, strict=False):
+            if isinstance(answer, Exception):
+                log.warning("could not renew lock %s: %s", lock.key, answer)
+            elif answer:
+                lock.valid_until = max(lock.valid_until, now + lock.ttl)
+            else:
+                lock.lose("Redis no longer holds it for this worker")
 
 
 class ScopeQueue:
@@ -138,6 +234,7 @@ class ScopeQueue:
         ns = settings.namespace
         self.stats_key = f"{ns}:stats"
         self._ns = ns
+        self.keeper = LockKeeper(settings, f"{self.broker.namespace}:__heartbeats__", self.broker.broker_id)
         # What the actors do; set by a worker (the scheduler only sends).
         self.on_scope: Callable[[dict[str, Any]], None] | None = None
         self.on_dead: Callable[[dict[str, Any], str], None] | None = None
@@ -150,6 +247,7 @@ class ScopeQueue:
                                          broker=self.broker, max_retries=settings.max_retries)(self._run_dead)
 
     def close(self) -> None:
+        self.keeper.close()
         self.broker.close()
         self.client.close()
 
@@ -198,13 +296,39 @@ class ScopeQueue:
         return value.decode() if isinstance(value, bytes) else None
 
     # -- locks and counters ---------------------------------------------------------------------
-    def lock(self, scope_key: str) -> ScopeLock | None:
+    def lock(self, scope_key: str, on_lost: Callable[[], None] | None = None) -> ScopeLock | None:
+        """The scope's lock, or None while another worker holds it."""
         token = uuid.uuid4().hex
-        ttl_ms = _ms(self.settings.lock_ttl.total_seconds())
+        ttl = self.settings.lock_ttl.total_seconds()
         key = f"{self._ns}:lock:{scope_key}"
-        if not self.client.set(key, token, nx=True, px=ttl_ms):
+        sent = time.monotonic()
+        if not self.client.set(key, token, nx=True, px=_ms(ttl)):
             return None
-        return ScopeLock(self.client, key, token, ttl_ms).start()
+        lock = ScopeLock(key, token, ttl, valid_until=sent + ttl, on_lost=on_lost)
+        self.keeper.keep(lock)
+        return lock
+
+    def still_held(self, lock: ScopeLock) -> bool:
+        """Checked right before the sweep: the lock is ours in Redis and stays so for at least half
+        its TTL (the sweep runs within that), else another worker may read the scope meanwhile."""
+        if lock.lost.is_set():
+            return False
+        if lock.remaining() < lock.ttl / 2:
+            self.keeper.tick()  # renew now rather than give up a complete read
+            if lock.lost.is_set() or lock.remaining() < lock.ttl / 2:
+                lock.lose(f"less than half its TTL of {lock.ttl:g} s left at the end of the read")
+                return False
+        try:
+            return bool(self.client.get(lock.key) == lock.token.encode())
+        except redis.RedisError:
+            return False
+
+    def release(self, lock: ScopeLock) -> None:
+        self.keeper.forget(lock)
+        try:
+            self.client.eval(_RELEASE, 1, lock.key, lock.token)
+        except redis.RedisError as exc:  # it expires by itself
+            log.warning("could not release lock %s (it expires within %g s): %s", lock.key, lock.ttl, exc)
 
     def count(self, name: str, amount: int = 1) -> None:
         if amount:

@@ -15,11 +15,19 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from collectors.contract import ACCOUNT_WIDE
 from collectors.records import Record
 from collectors.scope import Scope, ScopeTask
-from graphinv.collect import run_tasks
+from graphinv.collect import error_line, run_tasks
 from graphinv.db import Graph
-from graphinv.distributed.tasks import ScopeFailed, ScopeLock, ScopeQueue, result_payload, scope_of
+from graphinv.distributed.tasks import (
+    LOCK_LOSS_REQUEUES,
+    ScopeFailed,
+    ScopeLock,
+    ScopeQueue,
+    result_payload,
+    scope_of,
+)
 from graphinv.ingest import Ingest, ScopeRunResult
 from graphinv.ingest.cypher import relink_query
 from graphinv.redact import redact
@@ -27,6 +35,22 @@ from graphinv.redact import redact
 log = logging.getLogger(__name__)
 
 Planner = Callable[[str], list[ScopeTask]]
+
+
+PLAN_KIND = "Plan"  # graphinv.sources.plan_sources: the failing task standing for a source it could not plan
+
+
+class PlanFailed(ScopeFailed):
+    """This worker could not plan the scope's source (its API failed while listing)."""
+
+
+def _plan_error(task: ScopeTask) -> str:
+    try:
+        for _ in task.fetch():
+            break
+    except Exception as exc:  # the planning error the failing task carries
+        return redact(error_line(exc))
+    return "the source planned a failing task"
 
 
 class ScopeExecutor:
@@ -60,29 +84,38 @@ class ScopeExecutor:
         cycle = str(message["cycle"])
         if self.stopping.is_set():
             raise ScopeFailed(f"{scope.key}: the worker is shutting down")
-        lock = self.queue.lock(scope.key)
+        stop = threading.Event()  # set when the lock is lost, the worker shuts down or Neo4j fails
+        lock = self.queue.lock(scope.key, on_lost=stop.set)
         if lock is None:  # another worker reads this scope right now: come back later, not a failure
             self.queue.count(f"busy:{scope.source}")
             log.info("scope %s is being read by another worker; trying again in %s", scope.key,
                      self.queue.settings.busy_delay)
             self.queue.enqueue_later(message, self.queue.settings.busy_delay.total_seconds())
             return
-        stop = lock.lost
         with self._lock:
             self._active.add(stop)
         try:
-            task = self._task(scope, cycle)
-            if task is None:  # the source no longer has this scope (an account went away): nothing to sweep
-                result = ScopeRunResult(scope=scope, status="failed",
-                                        error="the scope is no longer planned by its source; nothing was read")
-                self.queue.record_result(cycle, scope.key, result_payload(result))
-                return
-            summary = run_tasks(Ingest(self.graph), [_guarded(task, lock)], concurrency=1, stop=stop)
-            result = summary.results[0]
+            if self.stopping.is_set():
+                stop.set()
+            aborted: str | None = None
+            try:
+                task = self._task(scope, cycle)
+            except PlanFailed as exc:  # e.g. the API timed out while listing: not a verdict on the scope
+                task, result = None, ScopeRunResult(scope=scope, status="failed", error=str(exc))
+            else:
+                if task is None:  # the source no longer has this scope (an account went away): nothing to sweep
+                    log.warning("scope %s is no longer planned by its source; nothing read", scope.key)
+                    result = ScopeRunResult(scope=scope, status="failed",
+                                            error="the scope is no longer planned by its source; nothing was read")
+                    self.queue.record_result(cycle, scope.key, result_payload(result))
+                    return
+            if task is not None:
+                summary = run_tasks(Ingest(self.graph), [self._guarded(task, lock)], concurrency=1, stop=stop)
+                result, aborted = summary.results[0], summary.aborted
         finally:
             with self._lock:
                 self._active.discard(stop)
-            lock.release()
+            self.queue.release(lock)
             self._report_tx_retries()
         if result.status == "complete":
             self._relink(scope)
@@ -90,15 +123,37 @@ class ScopeExecutor:
             self.queue.record_result(cycle, scope.key, result_payload(result))
             self.queue.count(f"complete:{scope.source}")
             return
-        error = result.error or summary.aborted or "failed"
+        error = result.error or aborted or "failed"
         with self._lock:  # the retry plans the source anew (fresh clients, regions read again)
             self._plans.pop(scope.source, None)
         self.queue.record_error(cycle, scope.key, error)
+        losses = int(message.get("lock_losses", 0))
+        if lock.lost.is_set() and not self.stopping.is_set() and losses < LOCK_LOSS_REQUEUES:
+            # The read did nothing wrong; it gave up (nothing swept) because another worker may read
+            # the scope now. Put it back as a new message: not a failure, no retry used up.
+            self.queue.count(f"lock_lost:{scope.source}")
+            log.warning("scope %s lost its lock (%s); it goes back on the queue", scope.key, lock.why_lost)
+            self.queue.enqueue_later({**message, "lock_losses": losses + 1},
+                                     self.queue.settings.busy_delay.total_seconds())
+            return
         retries, allowed = self.queue.attempt()
         if retries < allowed:
             self.queue.count(f"retries:{scope.source}")
         log.warning("scope %s failed (attempt %d of %d): %s", scope.key, retries + 1, allowed + 1, error)
         raise ScopeFailed(f"{scope.key}: {error}")
+
+    def _guarded(self, task: ScopeTask, lock: ScopeLock) -> ScopeTask:
+        """The task, failing (nothing swept) when its lock is no longer safely held at the end of the
+        read: another worker may be reading the same scope, and two sweeps of one scope would delete
+        each other's nodes."""
+        queue = self.queue
+
+        def fetch() -> Iterator[Record]:
+            yield from task.fetch()
+            if not queue.still_held(lock):
+                raise ScopeFailed(f"{task.scope.key}: the scope's lock was lost during the read; not swept")
+
+        return ScopeTask(scope=task.scope, fetch=fetch, context=task.context)
 
     def _relink(self, scope: Scope) -> None:
         """Other workers write the far ends of this scope's links at the same time: resolve the links
@@ -121,7 +176,9 @@ class ScopeExecutor:
 
     # -- planning -------------------------------------------------------------------------------
     def _task(self, scope: Scope, cycle: str) -> ScopeTask | None:
-        """The scope's task from this worker's own plan of its source (one plan per source and cycle)."""
+        """The scope's task from this worker's own plan of its source (one plan per source and cycle).
+        None: the source, planned successfully, has no such scope any more. PlanFailed: the plan could
+        not be made (the source stands for it with a failing task); the queue retries the scope."""
         with self._lock:
             source_lock = self._plan_locks.setdefault(scope.source, threading.Lock())
         with source_lock:
@@ -129,6 +186,14 @@ class ScopeExecutor:
             if planned is None or planned[0] != cycle or scope.key not in planned[1]:
                 tasks = self.planner(scope.source)
                 planned = (cycle, {t.scope.key: t for t in tasks})
+                # What stands in for scopes a source could not plan: a failing task for the whole
+                # source, or per kind for an account whose regions could not be read.
+                failures = [t for t in tasks if t.scope.kind == PLAN_KIND or (
+                    t.scope.account == scope.account and t.scope.kind == scope.kind
+                    and t.scope.region == ACCOUNT_WIDE != scope.region)]
+                if failures and scope.key not in planned[1]:
+                    self._plans.pop(scope.source, None)  # plan again at the retry
+                    raise PlanFailed(f"planning {scope.source} failed: {_plan_error(failures[0])}")
                 self._plans[scope.source] = planned
         return planned[1].get(scope.key)
 
@@ -139,27 +204,22 @@ class ScopeExecutor:
         self.queue.count("neo4j_tx_retries", delta)
 
 
-def _guarded(task: ScopeTask, lock: ScopeLock) -> ScopeTask:
-    """The task, failing (nothing swept) when its lock was lost by the end of the read: another worker
-    may be reading the same scope, and two sweeps of one scope would delete each other's nodes."""
-
-    def fetch() -> Iterator[Record]:
-        yield from task.fetch()
-        if not lock.still_held():
-            raise ScopeFailed(f"{task.scope.key}: the scope's lock was lost during the read; not swept")
-
-    return ScopeTask(scope=task.scope, fetch=fetch, context=task.context)
-
-
 def run_worker(graph: Graph, queue: ScopeQueue, planner: Planner, threads: int, done: threading.Event,
                shutdown_timeout: float = 30.0) -> None:
     """Consume scope tasks until `done` is set; then unfinished scopes give up (nothing swept) and
     their messages go back on the queue for another worker."""
     from dramatiq import Worker
 
-    executor = ScopeExecutor(graph, queue, planner)
+    # Scopes write through a driver that retries a transaction for `queue.neo4j_retry` only: past
+    # that the scope fails and waits in the queue with backoff, instead of holding a thread.
+    writer = Graph(graph.conn, max_retry_seconds=queue.settings.neo4j_retry.total_seconds())
+    executor = ScopeExecutor(writer, queue, planner)
     executor.bind()
+    queue.keeper.start(heartbeat=True)  # heart-beats even while every thread reads (tasks.py: LockKeeper)
+    # No prefetch beyond the threads: a message waiting in a busy worker's memory is a scope another
+    # worker could be reading.
     worker = Worker(queue.broker, worker_threads=threads, worker_timeout=1000)
+    worker.queue_prefetch = threads
     worker.start()
     log.info("worker started: %d thread(s), queue %s on %s", threads, queue.settings.queue_name, queue.settings.where())
     try:
@@ -170,3 +230,4 @@ def run_worker(graph: Graph, queue: ScopeQueue, planner: Planner, threads: int, 
         executor.abandon()
         worker.stop(timeout=int(shutdown_timeout * 1000))
         queue.close()
+        writer.close()

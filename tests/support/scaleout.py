@@ -7,6 +7,7 @@ Redis must still hold the queued scope tasks).
 
 from __future__ import annotations
 
+import copy
 import shutil
 import socket
 import subprocess
@@ -15,14 +16,23 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import redis
 import yaml
 
 from graphinv.db import Graph
 from graphinv.ports import free_port
-from tests.support.processes import Process, graphinv_command, start_process, stop_process, wait_for_output
+from tests.support.processes import (
+    Process,
+    graphinv_command,
+    start_process,
+    stop_process,
+    wait_for_output,
+    wait_until,
+)
 
 # Properties that say when or by which run a node was written, not what it is.
 BOOKKEEPING = frozenset({"last_seen", "first_seen", "run_id", "owner", "started", "finished", "created_at",
@@ -93,14 +103,120 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+# Short waits for tests: a retry after 200 ms, a dead worker's messages back on the queue after 5 s.
+TEST_QUEUE = {"min_backoff": "200ms", "max_backoff": "1s", "lock_ttl": "10s", "heartbeat_timeout": "5s",
+              "busy_delay": "300ms", "cycle_timeout": "15m"}
+
+
 def write_config(path: Path, sources_config: Mapping[str, Any], neo4j_uri: str, redis_url: str,
                  **queue: Any) -> Path:
-    body = {**sources_config, "neo4j": {"uri": neo4j_uri},
-            "queue": {"url": redis_url, "min_backoff": "200ms", "max_backoff": "2s", "lock_ttl": "15s",
-                      "heartbeat_timeout": "3s", "busy_delay": "500ms", **queue}}
+    body = {**sources_config, "neo4j": {"uri": neo4j_uri}, "queue": {"url": redis_url, **TEST_QUEUE, **queue}}
     path.write_text(yaml.safe_dump(body, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+def fewer_regions(sources_config: Mapping[str, Any]) -> dict[str, Any]:
+    """The smallest landscape that still has two accounts and several scopes per provider: AWS
+    accounts read two regions, OpenStack clouds one (the generator's smallest landscape has more)."""
+    body = copy.deepcopy(dict(sources_config))
+    sources = body["sources"]
+    for account in sources["aws"]["accounts"]:
+        account["regions"] = account["regions"][:2]
+    for cloud in sources["openstack"]["clouds"]:
+        cloud["regions"] = cloud["regions"][:1]
+    return body
+
+
+@dataclass
+class Reference:
+    """The graph a single process collects from the landscape: what every distributed run must leave."""
+
+    snapshot: tuple[Nodes, Edges]
+    failed: set[str]  # scopes the landscape makes fail (a seed that answers 403)
+    scopes: int
+
+
+def collect_reference(sources_config: Mapping[str, Any], graph: Graph) -> Reference:
+    """One process, the in-process runner, from an empty graph."""
+    from graphinv.collect import run_tasks
+    from graphinv.ingest import Ingest, install_schema
+    from graphinv.settings.load import settings_from_mapping
+    from graphinv.sources import plan_sources
+    from tests.support.graph import wipe
+
+    wipe(graph)
+    install_schema(graph)
+    cfg = settings_from_mapping(dict(sources_config), env={})
+    summary = run_tasks(Ingest(graph), plan_sources(cfg.sources, []), concurrency=8)
+    assert summary.aborted is None
+    snapshot = graph_snapshot(graph)
+    assert len(snapshot[0]) > 100 and len(snapshot[1]) > 100
+    failed = {r.scope.key for r in summary.failed}
+    assert failed, "the landscape's planted failing scope did not fail"
+    return Reference(snapshot, failed, len(summary.results))
+
+
+def assert_same_graph(reference: Reference, graph: Graph) -> None:
+    diffs = differences(reference.snapshot, graph_snapshot(graph), limit=40)
+    assert not diffs, "\n".join(diffs)
+
+
+def failed_scopes(outcomes: Mapping[str, Any]) -> set[str]:
+    return {key for outcome in outcomes.values() for key in outcome.failed_scopes}
+
+
+def queue_stats(redis_url: str) -> dict[str, int]:
+    """graphinv's counters in Redis: complete:<source>, retries:<source>, dead:<source>, lock_lost:..."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        rows: dict[bytes, bytes] = client.hgetall("graphinv:stats")  # type: ignore[assignment]
+    finally:
+        client.close()
+    return {k.decode(): int(v) for k, v in rows.items()}
+
+
+def total(stats: Mapping[str, int], what: str) -> int:
+    return sum(v for k, v in stats.items() if k.startswith(f"{what}:"))
+
+
+def wait_for_results(redis_url: str, count: int, watched: list[Process], timeout: float = 300) -> None:
+    """Until `count` scope results are recorded in Redis (the cycle is under way)."""
+    client = redis.Redis.from_url(redis_url)
+
+    def recorded() -> int:
+        return sum(int(client.hlen(key)) for key in client.scan_iter("graphinv:cycle:*"))
+
+    try:
+        wait_until(lambda: recorded() >= count, timeout, f"{count} scope results", watched, interval=0.1)
+    finally:
+        client.close()
+
+
+class BackgroundCycle:
+    """`distributed_cycle` on a thread, so a test can break things while it runs. Leaving the block
+    because of an error stops the cycle's waiting rather than waiting for the cycle timeout."""
+
+    def __init__(self, settings: Any, graph: Graph) -> None:
+        self.outcomes: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=lambda: self.outcomes.update(distributed_cycle(settings, graph, self._stop)),
+            name="distributed-cycle", daemon=True)
+
+    def __enter__(self) -> BackgroundCycle:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            self._stop.set()
+        self._thread.join(600)
+
+    def finish(self, timeout: float = 600) -> dict[str, Any]:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the distributed cycle did not finish"
+        return self.outcomes
 
 
 def start_workers(count: int, config: Path, logs: Path, threads: int = 4) -> list[Process]:
