@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from azure.mgmt.network import NetworkManagementClient
 from pydantic import ValidationError
 
 from collectors.azure import collect_disks, collect_instances, collect_ips, plan
+from collectors.azure.arm import VIRTUAL_MACHINES_API, arm_items, subscription_path
 from collectors.azure.auth import build_credential
 from collectors.azure.common import AzureReadError
 from collectors.azure.disks import disk_record
@@ -291,24 +293,34 @@ def _network(server: SimHTTPServer, cert: Path) -> NetworkManagementClient:
     return NetworkManagementClient(StaticToken(), "s", base_url=server.url, connection_verify=str(cert))
 
 
+def first_page(client: Any, provider_path: str, api_version: str, count: int,
+               params: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The first `count` items of an ARM list, as JSON (the next page is not asked for)."""
+    return list(islice(arm_items(client, subscription_path(client, provider_path), api_version, "example", 3, params),
+                       count))
+
+
 def test_example_vm_lists_map_to_instances(example_server: tuple[SimHTTPServer, Path, Path]) -> None:
     server, cert, samples = example_server
     nics = nic_index(_network(server, cert))
     # The examples' nextLinks point nowhere real, so only their first page is read.
-    maximum = next(_compute(server, cert, "max").virtual_machines.list_all(status_only="true").by_page())
-    records_max = [instance_record(vm, "max", nics, {}) for vm in maximum]
     expected = sample_body(samples, "vm-listall-maximumset.json")["value"]
+    maximum = first_page(_compute(server, cert, "max"), "Microsoft.Compute/virtualMachines", VIRTUAL_MACHINES_API,
+                         len(expected), {"statusOnly": "true"})
+    records_max = [instance_record(vm, "max", nics, {}) for vm in maximum]
     assert [r.uid for r in records_max] == [key(vm["id"]) for vm in expected]
     assert [r.instance_type for r in records_max] == [vm["properties"]["hardwareProfile"]["vmSize"]
                                                       for vm in expected]
     assert [r.zone for r in records_max] == [(vm.get("zones") or [None])[0] for vm in expected]
     assert all(r.status == "unknown" and r.cluster is None and r.role is None for r in records_max)
 
-    minimum = next(_compute(server, cert, "min").virtual_machines.list_all().by_page())
+    minimum = first_page(_compute(server, cert, "min"), "Microsoft.Compute/virtualMachines", VIRTUAL_MACHINES_API,
+                         len(sample_body(samples, "vm-listall-minimumset.json")["value"]))
     records_min = [instance_record(vm, "min", nics, {}) for vm in minimum]
     assert [r.region for r in records_min] == ["eastus", "eastus"]
     assert all(r.provider_id and r.provider_id.startswith("azure:///subscriptions/") for r in records_min)
 
+    # The mappers read the SDK's own models as well (a model is a mapping of the same JSON).
     by_location = list(_compute(server, cert, "loc").virtual_machines.list_by_location("eastus"))
     records_loc = [instance_record(vm, "loc", nics, {}) for vm in by_location]
     assert [r.tags for r in records_loc] == [{"RG": "rg", "testTag": "1"}] * 2

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 from azure.core.exceptions import DecodeError, HttpResponseError
-from azure.core.paging import ItemPaged
-
-from collectors.base_settings import DEFAULT_MAX_PAGES
-from collectors.contract import guarded_pages
 
 PROVIDER = "azure"
-T = TypeVar("T")
 
 
 def text(value: object) -> str | None:
@@ -42,19 +38,30 @@ def region_ref(location: str | None) -> str | None:
     return f"{PROVIDER}:{location}" if location else None
 
 
-def first(values: list[str] | None) -> str | None:
-    return values[0] if values else None
+def first(values: Any) -> str | None:
+    return str(values[0]) if isinstance(values, list) and values else None
 
 
-def paged(items: ItemPaged[T], what: str, max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[T]:
-    """The items of an ARM list, page by page: a list whose nextLink comes back, or that has more
-    than `max_pages` pages, fails instead of running for ever."""
-    pages: Any = items.by_page()
+def dig(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]...` of ARM JSON (or of an SDK model, which reads as the same mapping); None
+    where a level is missing or is not an object."""
+    for name in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(name)
+    return value
+
+
+def arm_time(value: Any) -> datetime | None:
+    """An ARM timestamp (`2024-01-02T03:04:05.1234567Z`; digits past microseconds are dropped)."""
+    if isinstance(value, datetime):
+        return value
+    if not value or not isinstance(value, str):
+        return None
     try:
-        for page in guarded_pages(pages, what, max_pages, lambda _page: pages.continuation_token):
-            yield from page
-    except HttpResponseError as exc:  # its text spans lines (code, message, inner errors)
-        raise AzureReadError(f"{what}: {answer_error(exc)}") from None
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 class AzureReadError(RuntimeError):

@@ -8,45 +8,40 @@ resolves to a VM through the subscription's NICs.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from azure.mgmt.network import NetworkManagementClient
-from azure.mgmt.network.models import PublicIPAddress
 
-from collectors.azure.common import PROVIDER, first, lower, paged, tags_of
+from collectors.azure.common import PROVIDER, dig, first, lower, tags_of
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, nic_of_ip_configuration, parse
-from collectors.azure.network import NicInfo, nic_index
+from collectors.azure.network import NicInfo, nic_index, public_ips
 from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.records import IPRecord
 
 
-def ip_record(ip: PublicIPAddress, subscription_id: str, nics: Mapping[str, NicInfo]) -> IPRecord:
-    ip_id = ip.id or ""
+def ip_record(ip: Mapping[str, Any], subscription_id: str, nics: Mapping[str, NicInfo]) -> IPRecord:
+    """One public IP address (ARM JSON as the list answers it, or the SDK's model of it) -> IPRecord."""
+    ip_id = str(ip.get("id") or "")
     parsed = parse(ip_id)
-    tags = tags_of(ip.tags)
+    tags = tags_of(ip.get("tags"))
     cluster = cluster_of(tags, parsed.resource_group if parsed else None)
-    location = lower(ip.location)
-    props = ip.properties
-    user: str | None = None
-    if props is not None:
-        if props.ip_configuration is not None and props.ip_configuration.id:
-            user = props.ip_configuration.id
-        elif props.nat_gateway is not None and props.nat_gateway.id:
-            user = props.nat_gateway.id
+    props = ip.get("properties")
+    user: str | None = dig(props, "ipConfiguration", "id") or dig(props, "natGateway", "id") or None
     nic = nics.get(nic_of_ip_configuration(user) or "")
     return IPRecord(
         uid=key(ip_id),
         provider=PROVIDER,
         account_id=subscription_id,
-        region=location,
-        zone=first(ip.zones),
-        name=ip.name,
-        state=lower(props.provisioning_state) if props is not None else None,
+        region=lower(ip.get("location")),
+        zone=first(ip.get("zones")),
+        name=ip.get("name"),
+        state=lower(dig(props, "provisioningState")),
         tags=tags,
         cluster=cluster,
-        address=props.ip_address if props is not None else None,
+        address=dig(props, "ipAddress"),
         ephemeral=False,
-        allocation=lower(props.public_ip_allocation_method) if props is not None else None,
+        allocation=lower(dig(props, "publicIPAllocationMethod")),
         attached=user is not None,
         attached_to=user,
         instance_ref=nic.vm_key if nic is not None else None,
@@ -56,7 +51,6 @@ def ip_record(ip: PublicIPAddress, subscription_id: str, nics: Mapping[str, NicI
 def collect_ips(network: NetworkManagementClient, subscription_id: str,
                 max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[IPRecord]:
     nics = nic_index(network, max_pages)
-    for ip in paged(network.public_ip_addresses.list_all(), f"public IPs of subscription {subscription_id}",
-                    max_pages):
-        if ip.id:
+    for ip in public_ips(network, f"public IPs of subscription {subscription_id}", max_pages):
+        if ip.get("id"):
             yield ip_record(ip, subscription_id, nics)
