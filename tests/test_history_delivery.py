@@ -29,7 +29,7 @@ from graphinv.history.settings import HistorySettings, SlackDigestSettings, Webh
 from graphinv.history.store import ChangeFilter, list_changes
 from graphinv.ingest import Ingest, install_schema
 from tests.support.cli import subprocess_env
-from tests.support.event_receiver import EventReceiver
+from tests.support.webhooks import Receiver
 
 VMS = Scope("aws", "111", "eu-west-1", "Instance")
 QUICK = {"poll_interval": "200ms", "settle": "300ms", "retry_min": "100ms", "retry_max": "500ms"}
@@ -41,13 +41,13 @@ def vm(uid: str, state: str = "running") -> InstanceRecord:
 
 
 @pytest.fixture
-def receiver() -> Iterator[EventReceiver]:
-    r = EventReceiver()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
     yield r
     r.close()
 
 
-def events(receiver: EventReceiver) -> list[dict[str, Any]]:
+def events(receiver: Receiver) -> list[dict[str, Any]]:
     """Every accepted POST as a CloudEvent the SDK parsed (it raises on anything invalid)."""
     out = []
     for headers, body in receiver.accepted:
@@ -63,7 +63,7 @@ def published_ids(graph: Graph) -> list[str]:
     return [r["uid"] for r in list_changes(graph, ChangeFilter(), limit=10_000)]
 
 
-def test_webhook_gets_each_change_exactly_once_after_two_failures(graph: Graph, receiver: EventReceiver) -> None:
+def test_webhook_gets_each_change_exactly_once_after_two_failures(graph: Graph, receiver: Receiver) -> None:
     install_schema(graph)
     settings = HistorySettings.model_validate({**QUICK, "webhooks": [{"name": "ops", "url": receiver.url}]})
     sink = WebhookSink(graph, settings.webhooks[0], settings)
@@ -105,7 +105,7 @@ def _deliverer(config: Path) -> subprocess.Popen[str]:
 
 
 def test_killed_between_commit_and_delivery_delivers_after_restart(graph: Graph, neo4j_connection: Neo4jConnection,
-                                                                   receiver: EventReceiver, tmp_path: Path) -> None:
+                                                                   receiver: Receiver, tmp_path: Path) -> None:
     install_schema(graph)
     config = tmp_path / "graphinv.yaml"
     config.write_text(yaml.safe_dump({"neo4j": {"uri": neo4j_connection.uri},
@@ -144,7 +144,7 @@ def test_killed_between_commit_and_delivery_delivers_after_restart(graph: Graph,
     assert got.count(expected[0]) == 2 and len(got) == 4  # the unacknowledged one came again: at least once
 
 
-def test_slack_digest_is_one_message(graph: Graph, receiver: EventReceiver) -> None:
+def test_slack_digest_is_one_message(graph: Graph, receiver: Receiver) -> None:
     install_schema(graph)
     settings = HistorySettings.model_validate(QUICK)
     digest = SlackDigest(graph, SlackDigestSettings(webhook_url=SecretStr(receiver.url), max_lines=2), settings)

@@ -13,8 +13,8 @@ from graphinv.db import Graph
 from graphinv.history.settings import HistorySettings
 from graphinv.ingest import Ingest, install_schema
 from graphinv.scheduler.service import SchedulerService
-from tests.support.event_receiver import EventReceiver
 from tests.support.scheduling import WAIT, fast
+from tests.support.webhooks import Receiver
 
 VMS = Scope("aws", "111", "eu-west-1", "Instance")
 
@@ -25,14 +25,16 @@ def test_scheduler_prunes_old_changes_and_delivers_new_ones(graph: Graph) -> Non
         run.write([InstanceRecord(uid="i-old", provider="aws", account_id="111", region="eu-west-1", name="old")])
     # Age the change past a one-day retention.
     graph.run_write("MATCH (c:Change) SET c.at = $old", {"old": datetime.now(UTC) - timedelta(days=2)})
-    receiver = EventReceiver()
+    receiver = Receiver()
     history = HistorySettings.model_validate({"retention": "1d", "prune_every": "1h", "poll_interval": "200ms",
                                               "settle": "300ms", "webhooks": [{"name": "w", "url": receiver.url}]})
     service = SchedulerService(graph, fast(), lambda source: [], AlertSettings(), {}, sinks=[], history=history)
     service.start(serve_status=False)
     try:
         deadline = time.monotonic() + WAIT
-        while graph.run_read("MATCH (c:Change) RETURN count(c) AS n")[0]["n"] and time.monotonic() < deadline:
+        # The prune job commits its delete before it counts it: wait for both.
+        while ((graph.run_read("MATCH (c:Change) RETURN count(c) AS n")[0]["n"] or not service.history.pruned)
+               and time.monotonic() < deadline):
             time.sleep(0.1)
         assert graph.run_read("MATCH (c:Change) RETURN count(c) AS n")[0]["n"] == 0
         assert service.history.pruned == 1

@@ -1,9 +1,12 @@
-"""A real webhook receiver on 127.0.0.1, for alert notifications: no patched HTTP client anywhere."""
+"""A real HTTP receiver on 127.0.0.1 for alert notifications and change events: no patched HTTP
+client anywhere. It keeps each accepted POST's headers and raw body (so tests can read CloudEvents
+with the CloudEvents SDK), can fail the first requests, and can hold requests open."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,13 +17,17 @@ SECRET_PATH = "/services/T0GRAPHINV/B0SECRET/hookTokenAbc123XYZ"
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 that records JSON POSTs; answers `failures` errors first."""
+    """Records POSTs; answers `failures` errors (`failure_status`) first. While `hold` is set, an
+    accepted request waits for `release` before it is answered (the sender may give up meanwhile:
+    the receiver took it anyway, which is what at-least-once delivery must cope with)."""
 
     def __init__(self, failures: int = 0, failure_status: int = 503) -> None:
-        self.bodies: list[dict[str, Any]] = []
+        self.accepted: list[tuple[dict[str, str], bytes]] = []  # (lower-cased headers, body), in order
         self.requests = 0
         self.failures = failures
         self.failure_status = failure_status
+        self.hold = threading.Event()
+        self.release = threading.Event()
         self._changed = threading.Condition()
         receiver = self
 
@@ -32,15 +39,22 @@ class Receiver:
                     failing = receiver.failures > 0
                     if failing:
                         receiver.failures -= 1
-                    else:
-                        receiver.bodies.append(json.loads(body))
                     receiver._changed.notify_all()
+                if not failing:
+                    if receiver.hold.is_set():
+                        receiver.release.wait(60)
+                    with receiver._changed:
+                        receiver.accepted.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                        receiver._changed.notify_all()
                 status = receiver.failure_status if failing else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                if failing and status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    if failing and status == 429:
+                        self.send_header("Retry-After", "0")
+                    self.end_headers()
+                except OSError:
+                    pass  # the sender is gone
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -53,16 +67,25 @@ class Receiver:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}{SECRET_PATH}"
 
-    def wait_for(self, bodies: int, timeout: float = 60) -> bool:
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        """The accepted bodies as JSON, in order."""
         with self._changed:
-            return self._changed.wait_for(lambda: len(self.bodies) >= bodies, timeout)
+            return [json.loads(body) for _, body in self.accepted]
+
+    def wait(self, predicate: Callable[[Receiver], bool], timeout: float = 60) -> bool:
+        with self._changed:
+            return bool(self._changed.wait_for(lambda: predicate(self), timeout))
+
+    def wait_for(self, bodies: int, timeout: float = 60) -> bool:
+        return self.wait(lambda r: len(r.accepted) >= bodies, timeout)
 
     def keys(self) -> list[list[str]]:
         """The finding keys of each delivered message, in order."""
-        with self._changed:
-            return [[f["key"] for f in body.get("findings", [])] for body in self.bodies]
+        return [[f["key"] for f in body.get("findings", [])] for body in self.bodies]
 
     def close(self) -> None:
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
