@@ -1,17 +1,21 @@
-"""Latency of a deep GraphQL traversal, batched (DataLoaders) next to the naive path, in one process.
+"""Latency of a deep GraphQL traversal: compiled to one Cypher query (the default), the DataLoader
+path alone, and the naive path, in one process.
 
 The data: one project with 50 shoots x 20 machines, each machine on a VM with 2 disks and an
 Elastic IP (plus, by default, 5,000 unrelated VMs of other projects so indexes matter). The query
-walks project -> shoots -> machines -> instance -> disks and IPs. Both servers run the same schema
-on the same Neo4j; the naive one resolves every nested field with one query per parent
-(`create_app(..., batch_loads=False)`). Each runs behind uvicorn on 127.0.0.1 and is measured by
-1 and by 16 concurrent HTTP clients; latency is per request as the client sees it.
+walks project -> shoots -> machines -> instance -> disks and IPs. All servers run the same schema
+on the same Neo4j: `compiled` is the default app (graphinv/api/compiled.py: one Cypher query per
+root field), `batched` resolves every nested field through DataLoaders (`create_app(...,
+batch_loads=True)`), the naive one with one query per parent (`batch_loads=False`). Each runs
+behind uvicorn on 127.0.0.1 and is measured by 1 and by 16 concurrent HTTP clients; latency is per
+request as the client sees it.
 
 Baseline in the same run: the same data fetched by ONE hand-written Cypher query with nested
 `COLLECT {}` subqueries (same page sizes, same properties), decoded by the driver and serialised to
 JSON in this process; the GraphQL p50 is printed as a multiple of it.
 
 Usage: python bench/graphql.py [--requests 40] [--naive-requests 8] [--noise 5000] [--json out.json]
+(--naive-requests 0 skips the naive path.)
 (GRAPHINV_BENCH_NEO4J_URI points it at an existing, disposable Neo4j instead of a fresh one.)
 """
 
@@ -191,7 +195,8 @@ def measure(base: str, clients: int, per_client: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=40, help="requests per scenario for the batched path")
+    parser.add_argument("--requests", type=int, default=40,
+                        help="requests per scenario for the compiled and batched paths")
     parser.add_argument("--naive-requests", type=int, default=8, help="requests per scenario for the naive path")
     parser.add_argument("--noise", type=int, default=5000, help="unrelated VMs in the graph (Synthetic)")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -207,7 +212,11 @@ def main() -> None:
         results.append(baseline)
         print(json.dumps(baseline), flush=True)
         settings = ApiSettings(timeout_seconds=600)
-        for path, batch, total in (("batched", True, args.requests), ("naive", False, args.naive_requests)):
+        paths: list[tuple[str, bool | None, int]] = [
+            ("compiled", None, args.requests), ("batched", True, args.requests), ("naive", False, args.naive_requests)]
+        for path, batch, total in paths:
+            if total < 1:
+                continue
             with serving(create_app(graph, settings, batch_loads=batch)) as base:
                 answer = httpx.post(f"{base}/graphql", json={"query": QUERY, "variables": {"name": PROJECT}},
                                     timeout=600).json()["data"]

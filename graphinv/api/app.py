@@ -35,19 +35,20 @@ READY_TIMEOUT_SECONDS = 5.0
 
 class GraphQLEndpoint(GraphQL[RequestContext, None]):
     def __init__(self, schema: BaseSchema, graph: Graph, settings: ApiSettings, orphans: OrphansSettings,
-                 batch_loads: bool, history: HistorySettings) -> None:
+                 batch_loads: bool, history: HistorySettings, compiled: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.graph = graph
         self.settings = settings
         self.orphans = orphans
         self.history = history
         self.batch_loads = batch_loads
+        self.compiled = compiled
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         db = RequestGraph(self.graph, self.settings.timeout_seconds)
         return RequestContext(db=db, loaders=Loaders(db, batch=self.batch_loads), settings=self.settings,
                               orphan_staleness=self.orphans.max_staleness, prices=self.orphans.price_table(),
-                              history=self.history)
+                              history=self.history, compiled=self.compiled)
 
     async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
         # Parsing, validation and resolving on the GraphQL worker loop: the server's loop stays free
@@ -100,12 +101,16 @@ class BearerAuth:
 
 def create_app(graph: Graph, settings: ApiSettings | None = None, *,
                orphans: OrphansSettings | None = None, history: HistorySettings | None = None,
-               batch_loads: bool = True) -> ASGIApp:
+               batch_loads: bool | None = None) -> ASGIApp:
     """The whole HTTP surface. `history`: the `history:` section (how the `changes` subscription polls).
-    `batch_loads=False` is the naive one-query-per-parent path (benchmarks only)."""
+
+    How queries are resolved: by default (`batch_loads=None`) each root field that one Cypher query
+    can answer is compiled to one (graphinv/api/compiled.py), the rest go through the batched
+    DataLoaders. `batch_loads=True` is the DataLoader path alone (one round trip per level), and
+    `batch_loads=False` the naive one-query-per-parent path (benchmarks and tests only)."""
     settings = settings or ApiSettings()
-    endpoint = GraphQLEndpoint(build_schema(settings), graph, settings, orphans or OrphansSettings(), batch_loads,
-                               history or HistorySettings())
+    endpoint = GraphQLEndpoint(build_schema(settings), graph, settings, orphans or OrphansSettings(),
+                               batch_loads is not False, history or HistorySettings(), compiled=batch_loads is None)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -26,6 +26,8 @@ class RequestContext:
     # From the config's `history:` section: how the `changes` subscription polls.
     history: HistorySettings = field(default_factory=HistorySettings)
     cost: int = 0  # the estimate the cost limit accepted, reported in the response's extensions
+    # Root fields compiled to one Cypher query each (graphinv/api/compiled.py); False: resolvers only.
+    compiled: bool = False
 
     def page_size(self, first: int) -> int:
         if first < 1 or first > self.settings.max_page_size:

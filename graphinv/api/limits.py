@@ -44,6 +44,7 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from graphinv.api.compiled import CompiledQueries
 from graphinv.api.errors import should_mask
 from graphinv.api.settings import ApiSettings
 
@@ -248,6 +249,7 @@ def extensions_for(settings: ApiSettings) -> list[Callable[[], SchemaExtension]]
         partial(BoundedValidation, max_depth=settings.max_depth, max_selections=MAX_SELECTIONS,
                 timeout_seconds=settings.timeout_seconds),
         partial(CostLimit, max_cost=settings.max_cost, max_page=settings.max_page_size),
+        CompiledQueries,  # after the cost check: a refused query never reaches Neo4j
         partial(MaskErrors, should_mask_error=should_mask, error_message=MASKED_MESSAGE),
         RequestFigures,
     ]

@@ -51,6 +51,19 @@ EDGE_DESCRIPTIONS = {
 N = TypeVar("N", bound="GraphNodeType")
 
 
+@dataclasses.dataclass(frozen=True)
+class EdgeField:
+    """An edge field as the Cypher compiler (graphinv/api/compiled.py) needs it."""
+
+    relation: Relation
+    target: str  # the label (and GraphQL type name) of the nodes it leads to
+    single: bool
+
+
+# (type name, GraphQL field name) -> the edge that field walks; filled by _build_types.
+EDGE_FIELDS: dict[tuple[str, str], EdgeField] = {}
+
+
 def _native(value: Any) -> Any:
     """Neo4j temporal values to Python ones."""
     return value.to_native() if hasattr(value, "to_native") else value
@@ -151,8 +164,9 @@ def _build_types() -> dict[str, type[GraphNodeType]]:
         for name, rel_type, direction, target, single in api_edges(model):
             key = f"{label}.{name}"
             first = SMALL_FIRST if key in SMALL_EDGES else DEFAULT_FIRST
-            resolver = _edge_resolver(relation(f"{label}.{to_camel_case(name)}", label, rel_type, direction, target),
-                                      types[target], single, first)
+            rel = relation(f"{label}.{to_camel_case(name)}", label, rel_type, direction, target)
+            EDGE_FIELDS[(label, to_camel_case(name))] = EdgeField(rel, target, single)
+            resolver = _edge_resolver(rel, types[target], single, first)
             resolver.__name__ = name
             setattr(cls, name, strawberry.field(resolver=resolver, description=EDGE_DESCRIPTIONS.get(key)))
         cls.history = history_field()  # type: ignore[attr-defined]  # graphinv/api/history.py

@@ -15,6 +15,15 @@ from typing import Literal
 class Relation:
     name: str
     pattern: str  # `a` is the parent, matched on `key.uid`; `n` the nodes returned
+    rel: str = ""
+    direction: Literal["out", "in"] = "out"
+    child: str = ""
+
+    def hop(self, parent: str, child: str) -> str:
+        """The same edge from an already bound `parent` variable to `child` (compiled queries)."""
+        if self.direction == "out":
+            return f"({parent})-[:{self.rel}]->({child}:{self.child})"
+        return f"({child}:{self.child})-[:{self.rel}]->({parent})"
 
     def batch_query(self) -> str:
         # ORDER BY before collect keeps pages stable; the slice honours each parent's own `first`
@@ -31,5 +40,5 @@ class Relation:
 def relation(name: str, parent: str, rel: str, direction: Literal["out", "in"], child: str) -> Relation:
     """out: (parent)-[rel]->(child); in: (child)-[rel]->(parent)."""
     if direction == "out":
-        return Relation(name, f"(a:{parent} {{uid: key.uid}})-[:{rel}]->(n:{child})")
-    return Relation(name, f"(n:{child})-[:{rel}]->(a:{parent} {{uid: key.uid}})")
+        return Relation(name, f"(a:{parent} {{uid: key.uid}})-[:{rel}]->(n:{child})", rel, direction, child)
+    return Relation(name, f"(n:{child})-[:{rel}]->(a:{parent} {{uid: key.uid}})", rel, direction, child)

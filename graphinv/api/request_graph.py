@@ -56,6 +56,14 @@ class RequestGraph(Graph):
         return remaining
 
     def run_read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._run(query, params, lambda result: [record.data() for record in result])
+
+    def run_read_values(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
+        """Rows as lists of the values the driver decoded, without `Record.data()`'s second walk
+        over every nested value (the compiled GraphQL queries return only primitives)."""
+        return self._run(query, params, lambda result: [record.values() for record in result])
+
+    def _run(self, query: str, params: Mapping[str, Any] | None, consume: Callable[[neo4j.Result], T]) -> T:
         with self._lock:
             self.round_trips += 1
         backoff = FIRST_BACKOFF_SECONDS
@@ -64,7 +72,7 @@ class RequestGraph(Graph):
             try:
                 with self.session(default_access_mode=neo4j.READ_ACCESS) as session:
                     result = session.run(neo4j.Query(query, timeout=remaining), dict(params or {}))
-                    return [record.data() for record in result]
+                    return consume(result)
             except ClientError as exc:
                 if "TransactionTimedOut" in (exc.code or ""):
                     raise self._timed_out() from None
