@@ -15,10 +15,13 @@ Dramatiq's own keys live under `<ns>-dramatiq`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,10 +31,11 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
-from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from collectors.scope import Scope
+from graphinv.distributed.keeper import RENEW_SCRIPT
 from graphinv.distributed.settings import QueueSettings
 from graphinv.ingest import ScopeRunResult
 
@@ -52,8 +56,9 @@ RENEWALS_PER_TTL = 6
 # the read did nothing wrong) before its losses count as failures with the queue's retries.
 LOCK_LOSS_REQUEUES = 5
 
-_RENEW = ("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) "
-          "else return 0 end")
+# At the end of a read, right before the sweep: still this worker's lock? Then a full TTL from now.
+_HOLD = RENEW_SCRIPT
+KEEPER_START_SECONDS = 120.0
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
 
@@ -92,21 +97,15 @@ def redis_client(settings: QueueSettings) -> redis.Redis:
 
 @dataclass
 class ScopeLock:
-    """A scope's lock as this process knows it. `valid_until` (monotonic) is when Redis forgets the
-    lock at the latest, counted from the moment the last successful renewal was *sent*; the lock
-    keeper moves it on. `lost` is set (and `on_lost` called) as soon as the lock may have expired or
-    Redis says another token holds it: the read gives up and sweeps nothing."""
+    """A scope's lock held by this worker. `lost` is set (and `on_lost` called) when the lock keeper
+    finds that Redis no longer holds it for this token: the read gives up and sweeps nothing."""
 
     key: str
     token: str
     ttl: float
-    valid_until: float
     on_lost: Callable[[], None] | None = None
     lost: threading.Event = field(default_factory=threading.Event)
     why_lost: str = ""
-
-    def remaining(self) -> float:
-        return self.valid_until - time.monotonic()
 
     def lose(self, why: str) -> None:
         if not self.lost.is_set():
@@ -118,106 +117,112 @@ class ScopeLock:
 
 
 class LockKeeper:
-    """Renews every scope lock of this process, and (in a worker) the process's Dramatiq heartbeat,
-    from one thread on a Redis connection of its own.
+    """The worker's side of its lock keeper process (graphinv/distributed/keeper.py says why a
+    process): tells it which locks to renew and which to forget, and hears which were lost.
 
-    Why a keeper and not a thread per lock on the shared client: a renewal must never wait behind
-    other Redis traffic or inside the shared client's retry loop (25 retries with backoff ride out a
-    Redis restart, longer than any lock TTL), so this connection has short timeouts and no retries;
-    a renewal that does not answer is simply sent again at the next tick, several ticks before the
-    TTL runs out (`RENEWALS_PER_TTL`). If renewals still do not get through (Redis away, the process
-    stalled), each lock's local deadline says when it may have expired, and from then on it counts as
-    lost, whether or not this thread got to run: `ScopeLock.remaining` is read by the reader itself.
-
-    The heartbeat: Dramatiq's Redis consumer heart-beats only when it fetches, and it does not fetch
-    while its prefetch is full, that is while every thread reads a long scope. Other workers then
-    take this worker for dead after `heartbeat_timeout` and put its unacknowledged messages back on
-    the queue: a second copy of a scope being read (which finds the lock busy and comes back again
-    and again) and of the prefetched ones (read twice). The keeper heart-beats for the whole process.
-    """
+    The keeper renews every lock `RENEWALS_PER_TTL` times per TTL, so five renewals in a row can
+    miss before a lock expires, on a Redis connection of its own with timeouts of one tick and no
+    retries (a renewal never waits behind the worker's traffic or inside the shared client's
+    minute-long retry loop). It also heart-beats for the worker's Dramatiq broker: Dramatiq's Redis
+    consumer heart-beats only when it fetches, and it does not fetch while every thread reads a
+    scope, so busy workers looked dead after `heartbeat_timeout`, and the others put their in-flight
+    and prefetched messages back on the queue (scopes read twice, busy scopes bouncing on their
+    locks). If the keeper process ends unexpectedly, every lock counts as lost and a new keeper
+    starts with the next lock."""
 
     def __init__(self, settings: QueueSettings, heartbeats_key: str, broker_id: str) -> None:
-        ttl = settings.lock_ttl.total_seconds()
-        self.interval = min(max(0.05, ttl / RENEWALS_PER_TTL),
+        self.settings = settings
+        self.interval = min(max(0.05, settings.lock_ttl.total_seconds() / RENEWALS_PER_TTL),
                             max(0.05, settings.heartbeat_timeout.total_seconds() / RENEWALS_PER_TTL), 10.0)
-        self.client = redis.Redis.from_url(settings.redis_url(), socket_connect_timeout=self.interval,
-                                           socket_timeout=self.interval, retry=Retry(NoBackoff(), 0))
-        self._renew = self.client.register_script(_RENEW)
         self.heartbeats_key = heartbeats_key
         self.broker_id = broker_id
         self.heartbeat = False
         self._locks: dict[str, ScopeLock] = {}
         self._mutex = threading.Lock()
-        self._closed = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.late_ticks = 0  # ticks that ran more than one interval late (a starved process)
+        self._process: subprocess.Popen[str] | None = None
+        self._closing = False
 
     def start(self, heartbeat: bool = False) -> LockKeeper:
         with self._mutex:
             self.heartbeat = self.heartbeat or heartbeat
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="scope-lock-keeper", daemon=True)
-                self._thread.start()
+            self._ensure_process()
         return self
+
+    def _ensure_process(self) -> subprocess.Popen[str]:
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        env = {**os.environ, "GRAPHINV_KEEPER_REDIS_URL": self.settings.redis_url(),
+               "GRAPHINV_KEEPER_INTERVAL": str(self.interval),
+               "GRAPHINV_KEEPER_HEARTBEATS": self.heartbeats_key if self.heartbeat else "",
+               "GRAPHINV_KEEPER_BROKER_ID": self.broker_id}
+        process = subprocess.Popen([sys.executable, "-m", "graphinv.distributed.keeper"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True, bufsize=1, env=env)
+        self._process = process
+        ready = threading.Event()
+        threading.Thread(target=self._listen, args=(process, ready), name="lock-keeper-listener", daemon=True).start()
+        # No lock before the keeper runs: on a loaded machine starting Python can take longer than a short TTL.
+        if not ready.wait(KEEPER_START_SECONDS):
+            process.kill()
+            raise OSError(f"the lock keeper process did not start within {KEEPER_START_SECONDS:g} s")
+        return process
+
+    def _send(self, command: dict[str, Any]) -> None:
+        process = self._ensure_process()
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(command) + "\n")
+        process.stdin.flush()
+
+    def _listen(self, process: subprocess.Popen[str], ready: threading.Event) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            try:
+                notice = json.loads(line)
+                if "ready" in notice:
+                    ready.set()
+                    continue
+                key, why = str(notice["lost"]), str(notice.get("why", "?"))
+            except (ValueError, KeyError, TypeError):
+                continue
+            with self._mutex:
+                lock = self._locks.pop(key, None)
+            if lock is not None:
+                lock.lose(why)
+        process.wait()
+        with self._mutex:
+            if self._closing or process is not self._process:
+                return
+            orphans, self._locks = list(self._locks.values()), {}
+        log.error("the lock keeper process ended (exit %s); the scopes it kept are abandoned", process.returncode)
+        for lock in orphans:
+            lock.lose("the lock keeper process ended")
 
     def keep(self, lock: ScopeLock) -> None:
         with self._mutex:
             self._locks[lock.key] = lock
-        self.start()
+            self._send({"keep": lock.key, "token": lock.token, "ttl_ms": _ms(lock.ttl)})
 
     def forget(self, lock: ScopeLock) -> None:
         with self._mutex:
             if self._locks.get(lock.key) is lock:
                 del self._locks[lock.key]
+            if self._process is not None and self._process.poll() is None:
+                with contextlib.suppress(OSError, ValueError):
+                    self._send({"forget": lock.key})
 
     def close(self) -> None:
-        self._closed.set()
-        if self._thread is not None:
-            self._thread.join(5)
-        self.client.close()
-
-    def _run(self) -> None:
-        due = time.monotonic() + self.interval
-        while not self._closed.wait(max(0.0, due - time.monotonic())):
-            now = time.monotonic()
-            if now - due > self.interval:
-                self.late_ticks += 1
-                log.warning("lock keeper ran %.1f s late (the process is starved)", now - due)
-            due = now + self.interval
-            self.tick()
-
-    def tick(self) -> None:
-        """One round: locks whose deadline passed are lost; the others are renewed in one round trip."""
         with self._mutex:
-            locks = list(self._locks.values())
-        now = time.monotonic()
-        alive = []
-        for lock in locks:
-            if lock.lost.is_set():
-                continue
-            if lock.remaining() <= 0:
-                lock.lose(f"not renewed within its TTL of {lock.ttl:g} s")
-            else:
-                alive.append(lock)
-        if not alive and not self.heartbeat:
+            self._closing = True
+            process, self._process = self._process, None
+        if process is None:
             return
+        with contextlib.suppress(OSError, ValueError):
+            assert process.stdin is not None
+            process.stdin.close()
         try:
-            pipe = self.client.pipeline(transaction=False)
-            for lock in alive:
-                self._renew(keys=[lock.key], args=[lock.token, int(lock.ttl * 1000)], client=pipe)
-            if self.heartbeat:
-                pipe.zadd(self.heartbeats_key, {self.broker_id: int(time.time() * 1000)})
-            answers = pipe.execute(raise_on_error=False)
-        except redis.RedisError as exc:  # tried again at the next tick, well before the TTL runs out
-            log.warning("could not renew %d scope lock(s): %s", len(alive), exc)
-            return
-        for lock, answer in zip(alive, answers, strict=False):
-            if isinstance(answer, Exception):
-                log.warning("could not renew lock %s: %s", lock.key, answer)
-            elif answer:
-                lock.valid_until = max(lock.valid_until, now + lock.ttl)
-            else:
-                lock.lose("Redis no longer holds it for this worker")
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
 
 
 class ScopeQueue:
@@ -297,31 +302,32 @@ class ScopeQueue:
 
     # -- locks and counters ---------------------------------------------------------------------
     def lock(self, scope_key: str, on_lost: Callable[[], None] | None = None) -> ScopeLock | None:
-        """The scope's lock, or None while another worker holds it."""
+        """The scope's lock, kept by the lock keeper; None while another worker holds it."""
         token = uuid.uuid4().hex
         ttl = self.settings.lock_ttl.total_seconds()
         key = f"{self._ns}:lock:{scope_key}"
-        sent = time.monotonic()
         if not self.client.set(key, token, nx=True, px=_ms(ttl)):
             return None
-        lock = ScopeLock(key, token, ttl, valid_until=sent + ttl, on_lost=on_lost)
-        self.keeper.keep(lock)
+        lock = ScopeLock(key, token, ttl, on_lost=on_lost)
+        try:
+            self.keeper.keep(lock)
+        except (OSError, ValueError) as exc:  # no keeper: do not read a scope whose lock nobody renews
+            self.release(lock)
+            raise RuntimeError(f"cannot start the lock keeper: {exc}") from exc
         return lock
 
     def still_held(self, lock: ScopeLock) -> bool:
-        """Checked right before the sweep: the lock is ours in Redis and stays so for at least half
-        its TTL (the sweep runs within that), else another worker may read the scope meanwhile."""
+        """Checked right before the sweep: is the lock still this worker's? If so it is extended to a
+        full TTL in the same step, so the sweep runs well within it whatever the keeper's timing."""
         if lock.lost.is_set():
             return False
-        if lock.remaining() < lock.ttl / 2:
-            self.keeper.tick()  # renew now rather than give up a complete read
-            if lock.lost.is_set() or lock.remaining() < lock.ttl / 2:
-                lock.lose(f"less than half its TTL of {lock.ttl:g} s left at the end of the read")
-                return False
         try:
-            return bool(self.client.get(lock.key) == lock.token.encode())
+            held = bool(self.client.eval(_HOLD, 1, lock.key, lock.token, _ms(lock.ttl)))
         except redis.RedisError:
-            return False
+            held = False
+        if not held:
+            lock.lose("Redis no longer holds it for this worker at the end of the read")
+        return held
 
     def release(self, lock: ScopeLock) -> None:
         self.keeper.forget(lock)
