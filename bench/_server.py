@@ -34,5 +34,5 @@ def bench_graph(heap: str = "4g", pagecache: str = "4g") -> Iterator[Graph]:
 
 
 def wipe(graph: Graph) -> None:
-    while graph.run_write("MATCH (n) WITH n LIMIT 50000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
+    while graph.run_write("MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS c")[0]["c"]:
         pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -109,6 +109,34 @@ def test_ingest_twice_gives_the_same_graph(ingest: Ingest, graph: Graph) -> None
     tags = graph.run_read("MATCH (n:Instance {uid: 'i-3'}) RETURN n.tags AS tags, n.created AS created")[0]
     assert tags["tags"] == '{"Name": "vm-3", "team": "a"}'
     assert tags["created"].year == 2026
+
+
+def test_times_travel_as_integers_and_are_stored_as_the_same_datetimes(ingest: Ingest, graph: Graph) -> None:
+    # The engine sends record datetimes as epoch microseconds and the upsert turns them back: the graph
+    # holds DateTimes equal to the records' to the microsecond, before 1970 and in other offsets too,
+    # a changed one is changed, and a None removes the property.
+    plus2 = timezone(timedelta(hours=2))
+    times = {"i-a": datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+             "i-b": datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+             "i-c": datetime(2026, 3, 4, 7, 6, 7, 5, tzinfo=plus2),
+             "i-d": datetime(2026, 3, 4, 5, 6, 7)}  # naive: taken as UTC, as before
+    with ingest.scope(INSTANCES) as run:
+        run.write(inst(uid, created=at) for uid, at in times.items())
+    stored = {r["uid"]: r for r in graph.run_read(
+        "MATCH (n:Instance) RETURN n.uid AS uid, n.created AS created, "
+        "n.created IS :: ZONED DATETIME AS zoned")}
+    for uid, at in times.items():
+        assert stored[uid]["zoned"], uid
+        expected = at if at.tzinfo else at.replace(tzinfo=UTC)
+        assert stored[uid]["created"].to_native() == expected, uid
+    later = datetime(2026, 5, 1, tzinfo=UTC)
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-a", created=later), inst("i-b", created=None), inst("i-c", created=times["i-c"]),
+                   inst("i-d", created=times["i-d"])])
+    query = "MATCH (n:Instance) RETURN n.uid AS uid, n.created AS created"
+    again = {r["uid"]: r["created"] for r in graph.run_read(query)}
+    assert again["i-a"].to_native() == later and again["i-b"] is None
+    assert again["i-c"].to_native() == times["i-c"]
 
 
 def test_one_round_trip_per_batch_not_per_row(ingest: Ingest) -> None:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from functools import cache
 
+from neomodel import DateTimeNeo4jFormatProperty, DateTimeProperty
+
 from graph_schema.base import LinkSpec
-from graph_schema.registry import NODE_CLASSES, links_into, links_of, property_names
+from graph_schema.registry import NODE_CLASSES, links_into, links_of, node_class, property_names
+from graph_schema.surfaces import record_properties
 from graphinv.ingest import changes
 
 
@@ -72,10 +75,44 @@ def _incoming_link_clauses(label: str, capture: bool = False) -> list[str]:
 
 
 @cache
+def time_properties(label: str) -> tuple[str, ...]:
+    """The label's DateTime properties a record carries: rows hold them as epoch microseconds
+    (engine.record_row); the engine's own (first_seen, last_seen) come as parameters."""
+    props = record_properties(node_class(label))
+    return tuple(sorted(name for name, prop in props.items()
+                        if isinstance(prop, DateTimeNeo4jFormatProperty | DateTimeProperty)))
+
+
+def from_micros(expr: str) -> str:
+    """A DateTime (UTC) from integer epoch microseconds `expr`; floor division, so also before 1970."""
+    seconds = f"({expr} - (({expr} % 1000000) + 1000000) % 1000000) / 1000000"
+    return f"datetime({{epochSeconds: {seconds}, nanosecond: ((({expr} % 1000000) + 1000000) % 1000000) * 1000}})"
+
+
+def _unpack_times(label: str) -> list[str]:
+    """Turn each time property a row carries as an integer back into a DateTime before anything reads
+    `row.props`; a property the row does not carry, or carries otherwise (null, a DateTime), is left
+    as it is, so `n += row.props` still removes a null and never adds a key the row lacked."""
+    names = time_properties(label)
+    if not names:
+        return []
+    lines = ["WITH row.uid AS uid, row.props AS props"]
+    for name in names:
+        value = f"props.{_q(name)}"
+        # `IS :: INTEGER NOT NULL`: a bare `IS :: INTEGER` holds for null too
+        lines.append(f"WITH uid, CASE WHEN {value} IS :: INTEGER NOT NULL "
+                     f"THEN props {{.*, {_q(name)}: {from_micros(value)}}} ELSE props END AS props")
+    lines.append("WITH {uid: uid, props: props} AS row")
+    return lines
+
+
+@cache
 def upsert_query(label: str, extra_label: str | None = None, capture: bool = False) -> str:
-    """`capture`: also record what changed (graphinv/ingest/changes.py); needs $scope and $source."""
+    """`capture`: also record what changed (graphinv/ingest/changes.py); needs $scope and $source.
+    Time properties may come as integer epoch microseconds (the engine sends them so) or DateTimes."""
     lines = [
         "UNWIND $rows AS row",
+        *_unpack_times(label),
         f"MERGE (n:{_q(label)} {{uid: row.uid}})",
         "ON CREATE SET n.first_seen = $now",
         *(changes.capture_node_clauses(label) if capture else []),
