@@ -70,3 +70,28 @@ def test_changes_and_history_commands(graph: Graph, neo4j_connection: Neo4jConne
     assert done.returncode == 2 and "--since" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     done = run_graphinv("-c", cfg, "changes", "--kind", "vanished")
     assert done.returncode == 2 and "--kind must be one of" in done.stderr
+
+
+def test_changes_page_on_with_the_printed_cursor(graph: Graph, neo4j_connection: Neo4jConnection,
+                                                 tmp_path: Path) -> None:
+    landscape_with_changes(graph)
+    cfg = config_file(tmp_path, neo4j_connection)
+    done = run_graphinv("-c", cfg, "changes", "--since", "1h", "--format", "ndjson")
+    assert done.returncode == 0, done.stderr
+    everything = [json.loads(line)["uid"] for line in done.stdout.splitlines()]
+    assert len(everything) >= 5 and "--after" not in done.stderr  # one page held them all: no cursor
+
+    pages: list[list[str]] = []
+    args = ["changes", "--since", "1h", "--format", "json", "--limit", "2"]
+    while True:
+        done = run_graphinv("-c", cfg, *args)
+        assert done.returncode == 0, done.stderr
+        pages.append([r["uid"] for r in json.loads(done.stdout)])  # stdout stays plain JSON
+        if "--after" not in done.stderr:
+            break
+        assert len(pages[-1]) == 2
+        args = [*args[:7], "--after", done.stderr.split("--after", 1)[1].split()[0]]
+    assert [uid for page in pages for uid in page] == everything
+
+    done = run_graphinv("-c", cfg, "changes", "--after", "not-a-cursor")
+    assert done.returncode == 2 and "--after" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -13,13 +13,23 @@ import typer
 
 from graph_schema.history import CHANGE_KINDS
 from graphinv.commands import orphans as orphans_cmd
-from graphinv.commands.common import config, connected, emit, fail, out
+from graphinv.commands.common import config, connected, emit, err, fail, out
 from graphinv.history.delivery import DeliveryError, SlackDigest, WebhookSink, deliver_forever
 from graphinv.history.lifecycle import SHOW_ACKED, acknowledge
 from graphinv.history.settings import HistorySettings
-from graphinv.history.store import ChangeFilter, describe, jsonable, list_changes, node_history
+from graphinv.history.store import (
+    ChangeFilter,
+    CursorError,
+    Position,
+    describe,
+    jsonable,
+    list_changes,
+    node_history,
+)
 from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 
+# One page of `graphinv changes`: a person reads a screenful, a script pages on with --after.
+CHANGES_PAGE = 200
 COLUMNS = ["at", "kind", "node_label", "name", "node_uid", "provider", "project", "property", "before", "after",
            "rel", "other_label", "other_uid", "uid"]
 TABLE_COLUMNS = ["at", "kind", "provider", "project", "what"]
@@ -48,10 +58,13 @@ def changes(
     kind: Annotated[str | None, typer.Option(help="appeared, changed, gone, linked or unlinked")] = None,
     label: Annotated[str | None, typer.Option(help="only changes concerning this label (Instance, Disk, ...)")] = None,
     project: Annotated[str | None, typer.Option(help="one Gardener project")] = None,
-    limit: Annotated[int, typer.Option(help="at most this many, oldest first")] = 10_000,
+    limit: Annotated[int, typer.Option(help="at most this many, oldest first (one page)")] = CHANGES_PAGE,
+    after: Annotated[str | None, typer.Option(
+        help="the next page: the cursor the previous page printed (to stderr) when it was full")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or ndjson")] = "table",
 ) -> None:
-    """What changed in the landscape: nodes that appeared or went, properties that changed, edges."""
+    """What changed in the landscape: nodes that appeared or went, properties that changed, edges.
+    A full page ends with the command for the next one (`--after CURSOR`), on stderr."""
     if provider and provider not in CLOUD_PROVIDERS:
         fail(f"--provider must be one of {', '.join(CLOUD_PROVIDERS)}")
     if kind and kind not in CHANGE_KINDS:
@@ -60,13 +73,19 @@ def changes(
         fail("--limit must be at least 1")
     try:
         window = parse_duration(since)
+        position = Position.decode(after) if after else None
+    except CursorError as exc:
+        fail(f"--after: {exc}")
     except ValueError as exc:
         fail(f"--since: {exc}")
     filt = ChangeFilter(since=datetime.now(UTC) - window, provider=provider, kind=kind, label=label,
                         project=project)
     with connected() as graph:
-        rows = list_changes(graph, filt, limit=limit)
+        rows = list_changes(graph, filt, limit=limit, after=position)
     _print(rows, fmt, f"changes in the last {since}")
+    if len(rows) == limit:  # maybe more: say how to get them, where a script reading stdout never sees it
+        cursor = Position(rows[-1]["at"], rows[-1]["uid"]).encode()
+        err.print(f"more changes may follow: add --after {cursor}", highlight=False, markup=False, soft_wrap=True)
 
 
 def history(
