@@ -25,18 +25,26 @@ from tests.support.graph import wipe
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+def external_neo4j_uris() -> list[str]:
+    return [u.strip() for u in os.environ.get("GRAPHINV_TEST_NEO4J_URI", "").split(",") if u.strip()]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Two workers emptying one graph would fail each other's tests at random: refuse before starting.
+    workers = getattr(config.option, "numprocesses", None)
+    uris = external_neo4j_uris()
+    if uris and isinstance(workers, int) and workers > len(uris):
+        raise pytest.UsageError(f"GRAPHINV_TEST_NEO4J_URI names {len(uris)} server(s) for {workers} test "
+                                "workers: give one per worker (comma-separated) or run with -n 0")
+
+
 def external_neo4j_uri() -> str | None:
     """This process's entry of GRAPHINV_TEST_NEO4J_URI: the n-th for xdist worker `gw<n>`."""
-    uris = [u.strip() for u in os.environ.get("GRAPHINV_TEST_NEO4J_URI", "").split(",") if u.strip()]
+    uris = external_neo4j_uris()
     if not uris:
         return None
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    index = int(worker.removeprefix("gw")) if worker else 0
-    if index >= len(uris):
-        # Two workers emptying one graph would fail each other's tests at random.
-        pytest.exit(f"GRAPHINV_TEST_NEO4J_URI names {len(uris)} server(s) for more test workers: give one "
-                    "per worker (comma-separated) or run with -n 0", returncode=4)
-    return uris[index]
+    return uris[int(worker.removeprefix("gw")) if worker else 0]
 
 
 @pytest.fixture(scope="session")

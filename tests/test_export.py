@@ -148,6 +148,30 @@ def test_bad_input_is_one_line_and_writes_nothing(collected: Graph, env: dict[st
     assert missing.returncode == 2 and "cannot write" in missing.stderr
 
 
+def documented_commands() -> list[str]:
+    text = (REPO / "docs" / "exports-and-monitoring.md").read_text()
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line.split("#", 1)[0].strip() for line in block.splitlines() if line.startswith("graphinv export")]
+
+
+def test_the_documented_export_commands_run(collected: Graph, env: dict[str, str], tmp_path: Path) -> None:
+    """docs/exports-and-monitoring.md's commands as written, the example project and shoot swapped
+    for ones the collected landscape has."""
+    shoot = collected.run_read("MATCH (p:Project)-[:HAS_SHOOT]->(s:Shoot)-[:HAS_MACHINE]->() "
+                               "RETURN p.name AS p, s.technical_id AS t ORDER BY t LIMIT 1")[0]
+    commands = documented_commands()
+    assert len(commands) == 4, commands
+    for command in commands:
+        argv = command.replace("shoot--myproject--prod", shoot["t"]).replace("myproject", shoot["p"]).split()
+        done = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True, env=env,
+                              timeout=300, check=False, cwd=tmp_path)
+        assert done.returncode == 0, (command, done.stderr)
+        out = tmp_path / argv[argv.index("--out") + 1]
+        assert out.stat().st_size > 0, command
+    assert nx.read_graphml(tmp_path / "prod.graphml").number_of_nodes() > 0
+    assert sum(1 for _ in (tmp_path / "inventory.ndjson").open()) > 0
+
+
 def _ndjson_peak(graph: Graph, instances: int) -> tuple[int, int]:
     """(lines, peak traced bytes) of an NDJSON export of a synthetic graph of `instances` VMs."""
     wipe(graph)
