@@ -15,7 +15,8 @@ Baseline in the same run: the same data fetched by ONE hand-written Cypher query
 JSON in this process; the GraphQL p50 is printed as a multiple of it.
 
 Usage: python bench/graphql.py [--requests 40] [--naive-requests 8] [--noise 5000] [--json out.json]
-(--naive-requests 0 skips the naive path.)
+(--naive-requests 0 skips the naive path; --profile 5 prints a cProfile of 5 in-process requests
+per path instead of timing.)
 (GRAPHINV_BENCH_NEO4J_URI points it at an existing, disposable Neo4j instead of a fresh one.)
 """
 
@@ -24,12 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
 import json
 import math
+import pstats
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -193,6 +198,58 @@ def measure(base: str, clients: int, per_client: int) -> dict[str, Any]:
     }
 
 
+class InlineExecutor(ThreadPoolExecutor):
+    """Runs `asyncio.to_thread` work in the calling thread, so one profiler sees a request's whole CPU."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the awaiting coroutine, as a thread pool would
+            future.set_exception(exc)
+        return future
+
+
+def profile(graph: Graph, runs: int, top: int = 14) -> None:
+    """cProfile of `runs` requests per path, executed in-process (no HTTP), query work inline."""
+    for path, compiled in (("compiled", True), ("batched", False)):
+        asyncio.run(_profile_path(graph, path, compiled, runs, top))
+
+
+async def _profile_path(graph: Graph, path: str, compiled: bool, runs: int, top: int) -> None:
+    from graphinv.api.context import RequestContext
+    from graphinv.api.loaders import Loaders
+    from graphinv.api.request_graph import RequestGraph
+    from graphinv.api.schema import build_schema
+    from graphinv.orphans import PriceTable
+
+    settings = ApiSettings(timeout_seconds=600)
+    schema = build_schema(settings)
+    prices = PriceTable.load()  # the app reads it once (orphans.price_table())
+
+    async def request() -> None:
+        db = RequestGraph(graph, settings.timeout_seconds)
+        context = RequestContext(db=db, loaders=Loaders(db), settings=settings, compiled=compiled, prices=prices)
+        result = await schema.execute(QUERY, {"name": PROJECT}, context_value=context)
+        if result.errors:
+            raise RuntimeError(f"{path}: {result.errors}")
+        json.dumps({"data": result.data})
+
+    asyncio.get_running_loop().set_default_executor(InlineExecutor())
+    await request()  # warm-up
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for _ in range(runs):
+        await request()
+    profiler.disable()
+    print(f"\n== {path}: {(time.perf_counter() - started) / runs * 1000:.0f} ms per request under the "
+          f"profiler; top {top} by own time", flush=True)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    print("\n".join(line for line in out.getvalue().splitlines()[6:] if line.strip()), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=40,
@@ -200,6 +257,8 @@ def main() -> None:
     parser.add_argument("--naive-requests", type=int, default=8, help="requests per scenario for the naive path")
     parser.add_argument("--noise", type=int, default=5000, help="unrelated VMs in the graph (Synthetic)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--profile", type=int, metavar="RUNS", default=0,
+                        help="instead of timing: profile RUNS in-process requests per path (cProfile)")
     args = parser.parse_args()
 
     results: list[dict[str, Any]] = []
@@ -208,6 +267,9 @@ def main() -> None:
         load(graph, args.noise)
         print(f"loaded {SHOOTS} shoots x {MACHINES} machines (+{args.noise} noise VMs) "
               f"in {time.perf_counter() - started:.1f} s", flush=True)
+        if args.profile:
+            profile(graph, args.profile)
+            return
         baseline = measure_cypher(graph, args.requests)
         results.append(baseline)
         print(json.dumps(baseline), flush=True)

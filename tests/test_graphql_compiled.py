@@ -54,15 +54,22 @@ def post(base: str, query: str, variables: dict[str, Any] | None = None) -> dict
 
 
 @pytest.fixture(scope="module")
-def servers(session_graph: Graph) -> Iterator[tuple[str, str, Landscape]]:
+def running(session_graph: Graph) -> Iterator[tuple[str, str, Landscape]]:
     landscape = build_landscape()
     wipe(session_graph)
     landscape.write(session_graph)
     with serving(create_app(session_graph, ApiSettings())) as compiled, \
             serving(create_app(session_graph, ApiSettings(), batch_loads=True)) as resolvers:
         yield compiled, resolvers, landscape
-    if fingerprint(session_graph) != landscape.written_as:
-        raise AssertionError("the graph changed under the comparison")
+
+
+@pytest.fixture
+def servers(running: tuple[str, str, Landscape], session_graph: Graph) -> tuple[str, str, Landscape]:
+    """The two servers (compiled, resolvers), the landscape in the graph as written."""
+    if fingerprint(session_graph) != running[2].written_as:
+        wipe(session_graph)
+        running[2].write(session_graph)
+    return running
 
 
 def same_answer(servers: tuple[str, str, Landscape], query: str,
@@ -130,6 +137,8 @@ COMPILED = [
         f7: shoots(filter: {namePrefix: "o", hibernated: false}) { totalCount edges { node { uid bastions { uid } } } }
         f8: projects(filter: {namePrefix: "zzz"}) { totalCount pageInfo { hasNextPage startCursor endCursor }
                                                     edges { cursor } }
+        f9: seeds(first: 1) { p1: pageInfo { hasNextPage } p2: pageInfo { endCursor }
+                              e1: edges { cursor } e2: edges { node { uid } } }
         none: instance(uid: "i-none") { uid } s1: shoot(technicalId: "shoot--alpha--one") { uid ownedInstances { uid } }
         s2: shoot(uid: "garden-alpha/one") { technicalId ownedDisks { uid } ownedIps { uid } } }""",
 ]
@@ -141,6 +150,7 @@ RESOLVED = [
     '{ project(name: "alpha") { shoots(first: 5000) { uid } } }',  # nested page size error
     '{ project(name: "alpha") { capacity { vms vcpus } shoots { uid } } }',  # computed field
     '{ instances(first: 3) { edges { node { uid history { kind } } } } }',  # its own query per level
+    '{ seeds { a: edges { node { uid } } b: edges { node { name } } } }',  # two node shapes
 ]
 
 
@@ -174,3 +184,33 @@ def test_cursor_pages_are_identical(servers: tuple[str, str, Landscape]) -> None
             break
         after = conn["pageInfo"]["endCursor"]
     assert seen == sorted(servers[2].instances)
+
+
+ODD_DATA = """
+CREATE (:Instance {uid: 'i-odd-1', name: datetime('2026-01-01T00:00:00Z'), created: '2026-01-01', tags: '{no json'})
+CREATE (:Instance {uid: 'i-odd-2', name: 'fine', created: localdatetime('2026-01-01T00:00:00')})
+CREATE (:Disk {uid: 'vol-odd', size_gb: 1099511627776, boot: 'yes'})
+CREATE (:Instance {name: 'no uid'})
+"""
+ODD_QUERIES = [
+    '{ instance(uid: "i-odd-1") { uid name } }',
+    '{ instance(uid: "i-odd-1") { uid created } }',
+    '{ instance(uid: "i-odd-1") { uid tags } }',
+    '{ instance(uid: "i-odd-2") { uid name created } }',
+    '{ disks { edges { node { uid sizeGb } } } }',
+    '{ disk(uid: "vol-odd") { uid boot } }',
+    '{ instances { edges { node { name } } } }',
+]
+
+
+def test_stored_values_the_resolvers_render_differently_fall_back(
+        servers: tuple[str, str, Landscape], session_graph: Graph) -> None:
+    """Values of the wrong type, timestamps without a zone, bad JSON, a 40-bit Int, a null uid: the
+    compiled answer is dropped and the resolvers give theirs (errors included), identical JSON."""
+    wipe(session_graph)
+    session_graph.run_write(ODD_DATA)
+    for query in ODD_QUERIES:
+        _, compiled_trips, resolver_trips = same_answer(servers, query)
+        assert compiled_trips == 1 + resolver_trips, query  # the dropped compiled query, then the resolvers
+    ok, trips, _ = same_answer(servers, '{ instance(uid: "i-odd-2") { uid name } }')
+    assert ok["data"] == {"instance": {"uid": "i-odd-2", "name": "fine"}} and trips == 1

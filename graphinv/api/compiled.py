@@ -153,6 +153,8 @@ def _serializer(scalar: GraphQLScalarType) -> Shaper:
     def checked(value: Any) -> Any:
         if type(value) is fast and (fast is not int or _INT_MIN <= cast(int, value) <= _INT_MAX):
             return value
+        if type(value) not in (str, bool, int, float):  # driver objects (temporal, spatial): the resolvers
+            raise Fallback                              # convert them first (`_native`)
         try:
             return serialize(value)
         except (GraphQLError, TypeError, ValueError):
@@ -188,19 +190,57 @@ def _scalar_shaper(kind: GraphQLOutputType) -> Shaper:
     return one
 
 
-def _object_shaper(columns: list[tuple[str, int | None, Any]]) -> Shaper:
-    """Row (a list, one entry per Cypher column) -> the response object, keys in document order.
-    A column index of None is a constant (`__typename`)."""
-    specs = tuple(columns)
+@dataclass(frozen=True)
+class Column:
+    """One response key of an object: the constant `fn` (`index` None), or the row's value at
+    `index` passed through `fn` (how: "call"; "fast": the value itself when it is of type `fast`,
+    or None where nullable, else `fn`; "rows": `fn` of each entry of a list)."""
 
-    def shape(row: Any) -> Any:
-        if row is None:
-            return None
-        out = {}
-        for key, index, fn in specs:
-            out[key] = fn if index is None else fn(row[index])
-        return out
+    key: str
+    index: int | None
+    fn: Any
+    how: str = "call"  # call | fast | rows
+    fast: type | None = None
+    nullable: bool = True
+
+
+def _object_shaper(columns: list[Column]) -> Shaper:
+    """Row (a list, one entry per Cypher column) -> the response object, keys in document order.
+
+    The function is generated as one dict display per object type of the query: about 5,000 objects
+    a deep query returns are shaped without a Python call per field for the common scalar values."""
+    names: dict[str, Any] = {"Fallback": Fallback, "_INT_MIN": _INT_MIN, "_INT_MAX": _INT_MAX}
+    items = []
+    for n, col in enumerate(columns):
+        names[f"f{n}"] = col.fn
+        if col.index is None:
+            items.append(f"{col.key!r}: f{n}")
+            continue
+        value = f"row[{col.index}]"
+        if col.how == "rows":
+            items.append(f"{col.key!r}: [f{n}(r) for r in {value}]")
+        elif col.how == "fast" and col.fast is not None:
+            test = f"(v{n} := {value}).__class__ is {col.fast.__name__}"
+            if col.fast is int:
+                test += f" and _INT_MIN <= v{n} <= _INT_MAX"
+            if col.nullable:
+                test = f"(v{n} := {value}) is None or " + test.replace(f"(v{n} := {value})", f"v{n}")
+            items.append(f"{col.key!r}: (v{n} if {test} else f{n}(v{n}))")
+        else:
+            items.append(f"{col.key!r}: f{n}({value})")
+    source = "def shape(row):\n    if row is None:\n        return None\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, "<compiled shaper>", "exec"), names)  # only GraphQL names (validated) become text
+    shape: Shaper = names["shape"]
     return shape
+
+
+def _fast(kind: GraphQLOutputType) -> tuple[type | None, bool]:
+    """The Python type a stored value of this GraphQL type is sent as unchanged, and nullability."""
+    nullable = not isinstance(kind, GraphQLNonNull)
+    inner = kind.of_type if isinstance(kind, GraphQLNonNull) else kind
+    if isinstance(inner, GraphQLScalarType):
+        return {GraphQLString.name: str, GraphQLBoolean.name: bool, GraphQLInt.name: int}.get(inner.name), nullable
+    return None, nullable
 
 
 # -- the compiler ---------------------------------------------------------------------------------------------
@@ -275,11 +315,11 @@ class Compiler:
             raise NotCompilable(type_name)
         stored = stored_fields(cast(Any, cls))
         exprs: list[str] = []
-        columns: list[tuple[str, int | None, Any]] = []
+        columns: list[Column] = []
         for key, field_nodes in self.collect((n.selection_set for n in nodes), type_name).items():
             name = field_nodes[0].name.value
             if name == "__typename":
-                columns.append((key, None, type_name))
+                columns.append(Column(key, None, type_name))
                 continue
             definition = gtype.fields.get(name)
             if definition is None:
@@ -289,7 +329,9 @@ class Compiler:
                 named = definition.type.of_type if isinstance(definition.type, GraphQLNonNull) else definition.type
                 is_time = isinstance(named, GraphQLScalarType) and named.name == "DateTime"
                 exprs.append(f"[t IN [{prop}] | {_iso('t')}][0]" if is_time else prop)
-                columns.append((key, len(exprs) - 1, _scalar_shaper(definition.type)))
+                fast, nullable = _fast(definition.type)
+                columns.append(Column(key, len(exprs) - 1, _scalar_shaper(definition.type), "fast" if fast else "call",
+                                      fast, nullable))
                 continue
             edge = EDGE_FIELDS.get((type_name, name))
             if edge is None:
@@ -299,11 +341,11 @@ class Compiler:
             match = f"MATCH {edge.relation.hop(var, child)} WITH {child} ORDER BY {child}.uid"
             if edge.single:
                 exprs.append(f"COLLECT {{ {match} LIMIT 1 RETURN {inner} }}[0]")
-                columns.append((key, len(exprs) - 1, shape_child))
+                columns.append(Column(key, len(exprs) - 1, shape_child))
             else:
                 first = self._first(self._args(definition, field_nodes).get("first"))
                 exprs.append(f"COLLECT {{ {match} LIMIT {first} RETURN {inner} }}")
-                columns.append((key, len(exprs) - 1, _list_of(shape_child)))
+                columns.append(Column(key, len(exprs) - 1, shape_child, "rows"))
         return "[" + ", ".join(exprs) + "]", _object_shaper(columns)
 
     # root fields
@@ -360,8 +402,12 @@ class Compiler:
         for sub_key, sub_nodes in selected.items():
             sub = sub_nodes[0].name.value
             if sub == "edges":
+                if node_fields:  # `node` under two response keys: one query returns one node shape
+                    raise NotCompilable("node selected twice")
                 for edge_nodes in self.collect((n.selection_set for n in sub_nodes), edge_type.name).values():
                     if edge_nodes[0].name.value == "node":
+                        if node_fields:
+                            raise NotCompilable("node selected twice")
                         node_fields += edge_nodes
             elif sub == "totalCount":
                 wants_total = True
@@ -380,11 +426,12 @@ class Compiler:
 
     def _connection_shaper(self, columns: list[tuple[str, list[FieldNode]]], connection: str, edge: str,
                            page_info: str, size: int, has_previous: bool, node_shape: Shaper | None) -> Shaper:
-        edge_fields = {k: v[0].name.value for c_key, c_nodes in columns if c_nodes[0].name.value == "edges"
-                       for k, v in self.collect((n.selection_set for n in c_nodes), edge).items()}
-        info_fields = {k: v[0].name.value for c_key, c_nodes in columns if c_nodes[0].name.value == "pageInfo"
-                       for k, v in self.collect((n.selection_set for n in c_nodes), page_info).items()}
-        plan = [(key, nodes[0].name.value) for key, nodes in columns]
+        def subfields(nodes: list[FieldNode], type_name: str) -> dict[str, str]:
+            return {k: v[0].name.value for k, v in self.collect((n.selection_set for n in nodes), type_name).items()}
+
+        # (response key, field, its own sub-selection: response key -> field)
+        plan = [(key, nodes[0].name.value, subfields(nodes, edge) if nodes[0].name.value == "edges" else
+                 subfields(nodes, page_info) if nodes[0].name.value == "pageInfo" else {}) for key, nodes in columns]
 
         def shape(row: Row) -> dict[str, Any]:
             page = row[0]
@@ -392,12 +439,12 @@ class Compiler:
             page = page[:size]
             cursors = [encode_cursor(uid) for uid, _ in page]
             out: dict[str, Any] = {}
-            for key, name in plan:
+            for key, name, sub in plan:
                 if name == "edges":
                     edges = []
                     for cursor, (_, node_row) in zip(cursors, page, strict=True):
                         item: dict[str, Any] = {}
-                        for edge_key, edge_name in edge_fields.items():
+                        for edge_key, edge_name in sub.items():
                             if edge_name == "cursor":
                                 item[edge_key] = cursor
                             elif edge_name == "node":
@@ -413,19 +460,13 @@ class Compiler:
                     values = {"hasNextPage": more, "hasPreviousPage": has_previous,
                               "startCursor": cursors[0] if cursors else None,
                               "endCursor": cursors[-1] if cursors else None, "__typename": page_info}
-                    out[key] = {k: values[n] for k, n in info_fields.items()}
+                    out[key] = {k: values[n] for k, n in sub.items()}
                 elif name == "totalCount":
                     out[key] = int(row[1])
                 else:
                     out[key] = connection
             return out
         return shape
-
-
-def _list_of(shape: Shaper) -> Shaper:
-    def many(rows: Any) -> Any:
-        return [shape(r) for r in rows]
-    return many
 
 
 def _named(kind: Any) -> Any:
