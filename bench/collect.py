@@ -130,6 +130,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--providers", nargs="+", choices=PROVIDERS, default=list(PROVIDERS))
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="also time `graphinv collect` of every source into Neo4j, before and after "
+                             "(GRAPHINV_BENCH_NEO4J_URI, else a throw-away local server; the graph is wiped)")
+    parser.add_argument("--no-cpu", action="store_true", help="skip the per-provider CPU table")
     parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE,
                         help="git revision whose collectors/ is 'before' (default: %(default)s)")
     args = parser.parse_args()
@@ -151,23 +155,62 @@ def main() -> None:
         print(f"scale {args.scale:g}: simulator up in {time.perf_counter() - started:.1f}s "
               f"(pid {simulator.pid}); baseline collectors/ at {args.baseline_rev}")
         try:
-            print(f"{'provider':10} {'records':>8} {'before CPU/rec':>14} {'after CPU/rec':>13} {'ratio':>6} "
-                  f"{'before rec/s':>13} {'after rec/s':>12}  same")
-            for provider in args.providers:
-                before = run_side(config, provider, baseline, work / f"{provider}-before.json")
-                after = run_side(config, provider, None, work / f"{provider}-after.json")
-                per_before = before["cpu"] / max(before["records"], 1)
-                per_after = after["cpu"] / max(after["records"], 1)
-                same = before["digest"] == after["digest"]
-                print(f"{provider:10} {after['records']:8d} {per_before * 1e6:12.1f}us {per_after * 1e6:11.1f}us "
-                      f"{per_before / per_after if per_after else float('inf'):5.2f}x "
-                      f"{before['records'] / before['cpu']:13.0f} {after['records'] / after['cpu']:12.0f}  "
-                      f"{'yes' if same else 'NO (' + str(before['records']) + ' before)'}", flush=True)
-                if not same:
-                    _show_difference(work / f"{provider}-before.records", work / f"{provider}-after.records")
+            if not args.no_cpu:
+                cpu_table(args.providers, config, baseline, work)
+            if args.end_to_end:
+                end_to_end(config, baseline, work)
         finally:
             simulator.terminate()
             simulator.wait(timeout=60)
+
+
+def cpu_table(providers: list[str], config: Path, baseline: Path, work: Path) -> None:
+    print(f"{'provider':10} {'records':>8} {'before CPU/rec':>14} {'after CPU/rec':>13} {'ratio':>6} "
+          f"{'before rec/s':>13} {'after rec/s':>12}  same")
+    for provider in providers:
+        before = run_side(config, provider, baseline, work / f"{provider}-before.json")
+        after = run_side(config, provider, None, work / f"{provider}-after.json")
+        per_before = before["cpu"] / max(before["records"], 1)
+        per_after = after["cpu"] / max(after["records"], 1)
+        same = before["digest"] == after["digest"]
+        print(f"{provider:10} {after['records']:8d} {per_before * 1e6:12.1f}us {per_after * 1e6:11.1f}us "
+              f"{per_before / per_after if per_after else float('inf'):5.2f}x "
+              f"{before['records'] / before['cpu']:13.0f} {after['records'] / after['cpu']:12.0f}  "
+              f"{'yes' if same else 'NO (' + str(before['records']) + ' before)'}", flush=True)
+        if not same:
+            _show_difference(work / f"{provider}-before.records", work / f"{provider}-after.records")
+
+
+def end_to_end(config: Path, baseline: Path, work: Path) -> None:
+    """`graphinv collect` of every configured source into an empty graph, in a fresh process per side."""
+    import yaml
+
+    from bench._server import bench_graph, wipe
+    from collectors.records import RECORD_TYPES
+
+    labels = [record_type.label for record_type in RECORD_TYPES]  # the records' nodes, not history's
+
+    with bench_graph() as graph:
+        settings = yaml.safe_load(config.read_text())
+        settings["neo4j"] = {"uri": graph.conn.uri}
+        full = work / "graphinv-e2e.yaml"
+        full.write_text(yaml.safe_dump(settings))
+        full.chmod(0o600)
+        rates: dict[str, float] = {}
+        for side, code in (("before", baseline), ("after", None)):
+            wipe(graph)
+            env = {**os.environ, **({"PYTHONPATH": str(code)} if code is not None else {})}
+            started = time.perf_counter()
+            done = subprocess.run([str(ROOT / ".venv/bin/graphinv"), "-c", str(full), "collect", "-q"], env=env,
+                                  capture_output=True, text=True)
+            elapsed = time.perf_counter() - started
+            nodes = graph.run_read("MATCH (n) WHERE any(label IN labels(n) WHERE label IN $labels) "
+                                   "RETURN count(n) AS c", {"labels": labels})[0]["c"]
+            rates[side] = nodes / elapsed
+            print(f"end to end {side:6}: {nodes} records in {elapsed:.1f}s = {rates[side]:.0f} records/s "
+                  f"(exit {done.returncode}{': ' + done.stderr.strip().splitlines()[-1] if done.returncode else ''})",
+                  flush=True)
+        print(f"end to end ratio: {rates['after'] / rates['before']:.2f}x")
 
 
 def _show_difference(before: Path, after: Path, limit: int = 3) -> None:
