@@ -30,7 +30,7 @@ from graphinv.settings.neo4j import Neo4jConnection
 from graphinv.sim.generate import generate
 from graphinv.sim.http import set_latency
 from graphinv.sim.runtime import SimulatedLandscape
-from tests.support.processes import Process, graphinv_command, start_process, stop_process, wait_for_http, wait_until
+from tests.support.processes import graphinv_command, start_process, stop_process, wait_for_http, wait_until
 from tests.support.scaleout import (
     BackgroundCycle,
     RedisServer,
@@ -63,8 +63,9 @@ def sources_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
 
 
 @pytest.fixture(scope="module")
-def reference(sources_config: dict[str, Any], session_graph: Graph) -> Reference:
-    return collect_reference(sources_config, session_graph)
+def reference(sources_config: dict[str, Any], session_graph: Graph, neo4j_connection: Neo4jConnection,
+              tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    return collect_reference(sources_config, session_graph, neo4j_connection.uri, tmp_path_factory.mktemp("ref"))
 
 
 @pytest.fixture
@@ -165,52 +166,30 @@ def test_a_worker_killed_mid_scope_is_retried_elsewhere_and_nothing_is_lost(
             assert row["status"] == "complete" and row["owner"] != owner, (key, row)
 
 
-def _cycle_through(fault: str, graph: Graph, cfg: Any, workers: list[Process], redis_url: str,
-                   break_and_mend: Any) -> dict[str, Any]:
-    """A cycle during which `break_and_mend()` runs once a few scopes are done; the workers survive."""
-    try:
-        with BackgroundCycle(cfg, graph) as cycle:
-            wait_for_results(redis_url, 5, workers)
-            break_and_mend()
-            outcomes = cycle.finish()
-        assert all(w.alive() for w in workers), (fault, [w.describe() for w in workers])
-    finally:
-        stop_workers(workers)
-    return outcomes
-
-
-def test_redis_restarted_mid_run_the_workers_reconnect_and_the_cycle_completes(
+def test_redis_restarted_then_neo4j_away_mid_run_the_workers_recover_and_the_cycle_completes(
         graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
         neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
-    path, cfg = _config(tmp_path, sources_config, neo4j_connection.uri, redis_srv.url, max_retries=8)
-    install_schema(graph)
-    workers = start_workers(2, path, tmp_path / "logs", threads=4)
-    outcomes = _cycle_through("Redis restart", graph, cfg, workers, redis_srv.url,
-                              lambda: redis_srv.restart(down_seconds=3.0))
-    assert failed_scopes(outcomes) == reference.failed, [w.describe() for w in workers]
-    assert_same_graph(reference, graph)
-
-
-def test_neo4j_away_tasks_retry_and_complete_after_it_returns(
-        graph: Graph, sources_config: dict[str, Any], reference: Reference, redis_srv: RedisServer,
-        neo4j_connection: Neo4jConnection, tmp_path: Path) -> None:
-    """Neo4j is away three times as long as a worker retries a transaction (queue.neo4j_retry): the
-    scopes being written fail, sweep nothing, and the queue retries them with backoff until it is back."""
+    """One cycle, two faults. Redis restarts: the workers reconnect. Then Neo4j is away three times
+    as long as a worker retries a transaction (queue.neo4j_retry): the scopes being written fail,
+    sweep nothing, and the queue retries them with backoff until it is back."""
     bolt_port = int(neo4j_connection.uri.rsplit(":", 1)[1])
     proxy = PausableProxy(bolt_port).start()
     path, cfg = _config(tmp_path, sources_config, f"bolt://127.0.0.1:{proxy.port}", redis_srv.url,
                         max_retries=20, neo4j_retry="2s")
     install_schema(graph)
     workers = start_workers(2, path, tmp_path / "logs", threads=4)
-
-    def neo4j_away() -> None:
-        proxy.stop()
-        time.sleep(6)
-        proxy.start()
-
     try:
-        outcomes = _cycle_through("Neo4j away", graph, cfg, workers, redis_srv.url, neo4j_away)
+        with BackgroundCycle(cfg, graph) as cycle:
+            wait_for_results(redis_srv.url, 5, workers)
+            redis_srv.restart(down_seconds=3.0)
+            wait_for_results(redis_srv.url, 12, workers)
+            proxy.stop()
+            time.sleep(6)
+            proxy.start()
+            outcomes = cycle.finish()
+        assert all(w.alive() for w in workers), [w.describe() for w in workers]
     finally:
+        stop_workers(workers)
         proxy.stop()
     assert failed_scopes(outcomes) == reference.failed, [w.describe() for w in workers]
     assert_same_graph(reference, graph)

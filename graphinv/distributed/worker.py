@@ -63,7 +63,7 @@ class ScopeExecutor:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._plans: dict[str, tuple[str, dict[str, ScopeTask]]] = {}  # source -> (cycle, key -> task)
-        self._plan_locks: dict[str, threading.Lock] = {}
+        self._planning = threading.Lock()
         self._active: set[threading.Event] = set()
         self._reported_tx_retries = 0
 
@@ -179,9 +179,10 @@ class ScopeExecutor:
         """The scope's task from this worker's own plan of its source (one plan per source and cycle).
         None: the source, planned successfully, has no such scope any more. PlanFailed: the plan could
         not be made (the source stands for it with a failing task); the queue retries the scope."""
-        with self._lock:
-            source_lock = self._plan_locks.setdefault(scope.source, threading.Lock())
-        with source_lock:
+        # One plan at a time in a worker, whatever the source: the first plan of a source imports its
+        # SDK, and SDKs imported on several threads at once were seen to break (e.g. "partially
+        # initialized module 'requests'"), leaving the module unusable for the worker's lifetime.
+        with self._planning:
             planned = self._plans.get(scope.source)
             if planned is None or planned[0] != cycle or scope.key not in planned[1]:
                 tasks = self.planner(scope.source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -137,24 +138,26 @@ class Reference:
     scopes: int
 
 
-def collect_reference(sources_config: Mapping[str, Any], graph: Graph) -> Reference:
-    """One process, the in-process runner, from an empty graph."""
-    from graphinv.collect import run_tasks
-    from graphinv.ingest import Ingest, install_schema
-    from graphinv.settings.load import settings_from_mapping
-    from graphinv.sources import plan_sources
+def collect_reference(sources_config: Mapping[str, Any], graph: Graph, neo4j_uri: str, workdir: Path) -> Reference:
+    """One process, `graphinv collect` (the in-process runner), into an empty graph. A process of its
+    own, as the workers are: in the test process it would share the GIL with the simulators."""
+    from graphinv.commands.collect import EXIT_SCOPES_FAILED
+    from graphinv.ingest import install_schema
     from tests.support.graph import wipe
 
     wipe(graph)
     install_schema(graph)
-    cfg = settings_from_mapping(dict(sources_config), env={})
-    summary = run_tasks(Ingest(graph), plan_sources(cfg.sources, []), concurrency=8)
-    assert summary.aborted is None
+    config = write_config(workdir / "reference.yaml", sources_config, neo4j_uri, "redis://127.0.0.1:1/0")
+    collect = start_process("reference", graphinv_command("collect", "--quiet"), workdir / "logs",
+                            env={"GRAPHINV_CONFIG": str(config)})
+    code = collect.popen.wait(900)
+    assert code == EXIT_SCOPES_FAILED, collect.describe()  # the planted failing scope, and only it (below)
     snapshot = graph_snapshot(graph)
     assert len(snapshot[0]) > 100 and len(snapshot[1]) > 100
-    failed = {r.scope.key for r in summary.failed}
-    assert failed, "the landscape's planted failing scope did not fail"
-    return Reference(snapshot, failed, len(summary.results))
+    runs = graph.run_read("MATCH (c:Collection) RETURN c.uid AS key, c.status AS status")
+    failed = {row["key"] for row in runs if row["status"] != "complete"}
+    assert len(failed) == 1, failed
+    return Reference(snapshot, failed, len(runs))
 
 
 def assert_same_graph(reference: Reference, graph: Graph) -> None:
@@ -227,9 +230,13 @@ def start_workers(count: int, config: Path, logs: Path, threads: int = 4) -> lis
     return workers
 
 
-def stop_workers(workers: list[Process]) -> None:
+def stop_workers(workers: list[Process], timeout: float = 60) -> None:
+    """SIGTERM to every worker at once (as an orchestrator scales down), then wait for each."""
     for process in workers:
-        stop_process(process, timeout=60)
+        if process.alive():
+            process.popen.send_signal(signal.SIGTERM)
+    for process in workers:
+        stop_process(process, timeout=timeout)
 
 
 Nodes = dict[str, tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]]
