@@ -6,7 +6,8 @@ With --report: the orphan report itself at --instances VMs of which --orphans ha
 the rows as the driver decodes Neo4j DateTime values (the queries as shipped) next to the same queries
 returning integer timestamps (graphinv/orphan_rows.py), and a count-only floor (Neo4j's own time),
 all in this process; then `graphinv orphans --format json` end to end (process start to exit) with the
-driver's Rust extension and with it blocked (pure-Python PackStream), one after the other.
+driver's Rust extension and with it blocked (pure-Python PackStream), one after the other; then
+`graphinv changes --since 24h` (one default page, and 10,000 rows) over the changes the load recorded.
 
 Usage: python bench/queries.py [--instances 100000] [--runs 7]
        python bench/queries.py --report [--instances 100000] [--orphans 100] [--runs 7]
@@ -186,6 +187,14 @@ def report_bench(args: argparse.Namespace) -> None:
         print(f"{'  pure-Python driver':36} {pure:7.2f} {pure_cpu:7.2f}  "
               f"(CPU {pure_cpu / max(rust_cpu, 1e-9):.2f}x the Rust extension's)")
         print(f"{'  `graphinv --help` (start-up floor)':36} {help_s:7.2f} {help_cpu:7.2f}")
+        # The load recorded every node's appearance: `graphinv changes` pages through them.
+        published = graph.run_read("MATCH (c:Change) WHERE c.at IS NOT NULL RETURN count(c) AS n")[0]["n"]
+        print(f"\n`graphinv changes --since 24h` over {published} published changes, median of {runs} runs:")
+        for label, extra in (("default page (table)", []), ("default page (json)", ["--format", "json"]),
+                             ("--limit 10000 (the old default, table)", ["--limit", "10000"])):
+            wall, cpu, size = _cli_seconds(uri, [sys.executable, "-m", "graphinv", "changes", "--since", "24h", *extra],
+                                           runs)
+            print(f"  {label:40} {wall:7.2f} s wall {cpu:7.2f} s CPU ({size} bytes)")
 
 
 def graph_uri(graph: Graph) -> str:

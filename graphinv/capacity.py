@@ -25,11 +25,13 @@ UNWIND $uids AS uid
 MATCH (i:Instance {uid: uid})
 OPTIONAL MATCH (i)-[:OF_TYPE]->(cloud:MachineType)
 OPTIONAL MATCH (s:Shoot)-[:OWNS_VM]->(i)
-WITH i, coalesce(cloud, COLLECT {
-    MATCH (p:MachineType {name: i.instance_type})
-    WHERE p.cloud_profile IS NOT NULL AND p.provider = i.provider
-    RETURN p ORDER BY CASE WHEN p.cloud_profile = s.cloud_profile THEN 0 ELSE 1 END, p.uid LIMIT 1
-  }[0]) AS mt
+OPTIONAL CALL (i, s, cloud) {
+  MATCH (p:MachineType) USING INDEX p:MachineType(name)
+  WHERE p.name = CASE WHEN cloud IS NULL THEN i.instance_type END
+    AND p.cloud_profile IS NOT NULL AND p.provider = i.provider
+  RETURN p ORDER BY CASE WHEN p.cloud_profile = s.cloud_profile THEN 0 ELSE 1 END, p.uid LIMIT 1
+}
+WITH i, coalesce(cloud, p) AS mt
 RETURN i.uid AS uid, mt.vcpus AS vcpus, mt.memory_mib AS memory_mib, mt.gpu_count AS gpus, mt.gpu_model AS gpu_model
 """
 HARDWARE_COLUMNS = ("vcpus", "memory_mib", "gpus", "gpu_model")

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from graphinv.db import Graph
+from graphinv.orphan_rows import as_datetime, micros
 
 # Whether acknowledged rows stay in the report (marked `acked`); `graphinv orphans --acked` sets it.
 SHOW_ACKED: ContextVar[bool] = ContextVar("graphinv_show_acked", default=False)
@@ -36,20 +37,21 @@ class ReportScope(Protocol):
     older_than: timedelta | None
 
 
-ANNOTATE_QUERY = """
+# Timestamps leave Neo4j as integer epoch microseconds (graphinv/orphan_rows.py says why).
+ANNOTATE_QUERY = f"""
 UNWIND $keys AS key
-OPTIONAL MATCH (f:OrphanFinding {uid: key.kind + ':' + key.uid})
-OPTIONAL MATCH (a:OrphanAck {uid: key.uid}) WHERE a.until IS NULL OR a.until > $now
-CALL (key) {
-  OPTIONAL MATCH (c:Change {other_uid: key.uid, kind: 'unlinked'}) WHERE c.rel IN $rels AND c.at IS NOT NULL
+OPTIONAL MATCH (f:OrphanFinding {{uid: key.kind + ':' + key.uid}})
+OPTIONAL MATCH (a:OrphanAck {{uid: key.uid}}) WHERE a.until IS NULL OR a.until > $now
+CALL (key) {{
+  OPTIONAL MATCH (c:Change {{other_uid: key.uid, kind: 'unlinked'}}) WHERE c.rel IN $rels AND c.at IS NOT NULL
   RETURN c ORDER BY c.at DESC LIMIT 1
-}
-OPTIONAL MATCH (d:Disk {uid: key.uid})
+}}
+OPTIONAL MATCH (d:Disk {{uid: key.uid}})
 RETURN key.uid AS uid,
-  CASE WHEN f.closed_at IS NULL THEN f.orphan_since END AS orphan_since,
-  c.rel AS lost_rel, c.node_label AS lost_label, c.node_uid AS lost_uid, c.at AS lost_at,
-  d.last_detached AS last_detached,
-  a.reason AS ack_reason, a.by AS ack_by, a.until AS ack_until
+  CASE WHEN f.closed_at IS NULL THEN {micros("f.orphan_since")} END AS orphan_since,
+  c.rel AS lost_rel, c.node_label AS lost_label, c.node_uid AS lost_uid, {micros("c.at")} AS lost_at,
+  {micros("d.last_detached")} AS last_detached,
+  a.reason AS ack_reason, a.by AS ack_by, {micros("a.until")} AS ack_until
 """
 
 RECORD_QUERY = """
@@ -75,7 +77,8 @@ RETURN count(f) AS closed
 
 
 def _native(value: Any) -> Any:
-    return value.to_native() if hasattr(value, "to_native") else value
+    """A timestamp of ANNOTATE_QUERY's (epoch microseconds) as a UTC datetime; None stays None."""
+    return as_datetime(value)
 
 
 def _evidence(row: dict[str, Any], found: dict[str, Any]) -> str | None:
