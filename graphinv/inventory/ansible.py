@@ -40,15 +40,17 @@ RETURN i.uid AS uid, i.name AS name, i.provider AS provider, i.account_id AS acc
        i.zone AS zone, i.instance_type AS instance_type, i.state AS state, i.private_ip AS private_ip,
        i.public_ip AS public_ip, i.tags AS tags, i.cluster AS cluster, i.role AS role,
        s.technical_id AS shoot_technical_id, s.seed_name AS seed, s.workers AS workers, p.name AS project,
-       machine,
-       // VM names are the host names. A name two live VMs share gets the account appended (twins in
-       // two accounts), or the uid (twins in one account, which AWS allows).
-       COUNT { MATCH (t:Instance {name: i.name}) WHERE t.uid <> i.uid
-         AND NOT coalesce(t.status, 'unknown') IN $terminated
-         AND NOT coalesce(t.state, 'unknown') IN $terminated } > 0 AS twin,
-       COUNT { MATCH (t:Instance {name: i.name}) WHERE t.uid <> i.uid AND t.account_id = i.account_id
-         AND NOT coalesce(t.status, 'unknown') IN $terminated
-         AND NOT coalesce(t.state, 'unknown') IN $terminated } > 0 AS twin_in_account
+       machine
+"""
+# Names that two or more live VMs share, with the accounts of those VMs: one pass over the VMs
+# (a per-VM count of its namesakes was a scan per VM, quadratic in the landscape).
+SHARED_NAMES = """
+MATCH (t:Instance)
+WHERE t.name IS NOT NULL
+  AND NOT coalesce(t.status, 'unknown') IN $terminated AND NOT coalesce(t.state, 'unknown') IN $terminated
+WITH t.name AS name, collect(t.account_id) AS accounts
+WHERE size(accounts) > 1
+RETURN name, accounts
 """
 
 
@@ -83,14 +85,18 @@ class InventoryFilter:
     orphans_only: bool = False
 
 
-def _host_name(row: dict[str, Any]) -> str:
-    if row["name"] is None:
+def _host_name(row: dict[str, Any], shared: dict[str, list[str]]) -> str:
+    """VM names are the host names. A name two live VMs share gets the account appended (twins in
+    two accounts), or the uid (twins in one account, which AWS allows)."""
+    name = row["name"]
+    if name is None:
         return str(row["uid"])
-    if row["twin_in_account"]:
-        return f"{row['name']}@{row['uid']}"
-    if row["twin"]:
-        return f"{row['name']}@{row['account']}"
-    return str(row["name"])
+    accounts = shared.get(name)
+    if accounts is None:
+        return str(name)
+    if accounts.count(row["account"]) > 1:
+        return f"{name}@{row['uid']}"
+    return f"{name}@{row['account']}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -136,6 +142,7 @@ def build_inventory(graph: Graph, filt: InventoryFilter, judge: OrphanFilter,
     """The whole `--list` document. `judge` carries the staleness the orphan verdicts use."""
     rows = graph.run_read(INSTANCES, {"provider": filt.provider, "project": filt.project, "shoot": filt.shoot,
                                       "terminated": list(TERMINATED)})
+    shared = {r["name"]: r["accounts"] for r in graph.run_read(SHARED_NAMES, {"terminated": list(TERMINATED)})}
     scope = OrphanFilter(provider=filt.provider, project=filt.project, kind="instance",
                          max_staleness=judge.max_staleness)
     verdicts: dict[str, tuple[str, str]] = {}
@@ -152,7 +159,7 @@ def build_inventory(graph: Graph, filt: InventoryFilter, judge: OrphanFilter,
         verdict, reason = verdicts.get(row["uid"], ("none", None))
         if filt.orphans_only and verdict != "orphan":
             continue
-        host = _host_name(row)
+        host = _host_name(row, shared)
         project = row["project"] or project_of(row["cluster"])
         variables: dict[str, Any] = {
             "provider": row["provider"], "account": row["account"], "region": row["region"],
