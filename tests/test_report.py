@@ -1,8 +1,11 @@
-"""`graphinv report --html`: the page's numbers against the orphan report, its trend against recorded
-alert findings, offline rendering in headless Chromium (screenshot to docs/screenshots/report.png)."""
+"""`graphinv report --html`: the page's numbers against the orphan report, its capacity section against
+`graphinv capacity --by project`, the orphans' hardware, its trend against recorded alert findings,
+offline rendering in headless Chromium (screenshot to docs/screenshots/report.png)."""
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 import subprocess
@@ -16,19 +19,25 @@ import pytest
 from collectors.records import InstanceRecord
 from collectors.scope import Scope
 from graphinv.alerts.store import AlertStore, Finding
+from graphinv.capacity import SUMMED, totals
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest
-from graphinv.inventory.report import gather, render_html, waste_trend
+from graphinv.inventory.report import ReportData, gather, render_html, waste_trend
 from graphinv.orphans import OrphanFilter, orphan_report
 from tests.support.chromium_cdp import Chromium, find_chromium
+from tests.support.cli import run_graphinv
 from tests.support.graph import wipe
 from tests.support.inventory_landscapes import clean_env, collect_simulated, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "docs" / "screenshots" / "report.png"
 STALENESS = timedelta(hours=6)
-TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge", "c5.large", "t3.medium")
+# The simulator's AWS catalogue (graphinv/sim/hardware.py) describes m5.large, m5.xlarge and the GPU type
+# g5.xlarge; m5.2xlarge and t3.medium are in no catalogue (VMs of unknown hardware).
+TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge", "g5.xlarge", "t3.medium")
+GPU_ORPHAN = "i-report00000003"  # g5.xlarge: 4 vCPUs, 16 GiB, one NVIDIA A10G (as EC2 names it)
+UNKNOWN_ORPHAN = "i-report00000002"  # m5.2xlarge
 
 
 def plant_orphans(graph: Graph, count: int) -> None:
@@ -94,6 +103,87 @@ def test_numbers_equal_the_orphan_report(collected: Graph) -> None:
     # The forbidden seed's machines were not read: its VMs are unverified, and the page says why.
     failed = [s for s in data.scopes if s["status"] != "complete"]
     assert failed and all(s["scope"] in page for s in failed)
+
+
+def _cells(row_html: str) -> list[str]:
+    """The text of each cell: <br> ends a line, other tags become spaces, entities are decoded."""
+    cells = []
+    for cell in re.findall(r"<td[^>]*>(.*?)</td>", row_html, re.S):
+        lines = re.sub(r"<[^>]+>", " ", re.sub(r"<br\s*/?>", "\n", cell)).split("\n")
+        cells.append("\n".join(" ".join(html.unescape(line).split()) for line in lines))
+    return cells
+
+
+def _gpu_models(cell: str) -> dict[str, int]:
+    """"2 \u00d7 NVIDIA A10G" lines as {model: count}; "0" is none."""
+    if cell == "0":
+        return {}
+    pairs = [line.split(" \u00d7 ", 1) for line in cell.split("\n")]
+    return {model: int(count) for count, model in pairs}
+
+
+def test_capacity_section_equals_the_capacity_command(collected: Graph, neo4j_connection: Neo4jConnection,
+                                                      tmp_path: Path) -> None:
+    data = gather(collected, STALENESS)
+    page = render_html(data)
+    config = write_config(tmp_path / "graphinv.yaml", neo4j_connection, {"orphans": {"max_staleness": "6h"}})
+    done = run_graphinv("capacity", "--by", "project", "--format", "json",
+                        env=clean_env(dict(os.environ), GRAPHINV_CONFIG=str(config)), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    section = re.search(r'<section id="capacity">(.*?)</section>', page, re.S)
+    assert section
+    shown = {html.unescape(group) or "total": _cells(row)
+             for group, row in re.findall(r'<tr data-group="([^"]*)">(.*?)</tr>', section.group(1), re.S)}
+    assert list(shown) == [r["group"] for r in printed]  # every project, in order, then the total
+    for want in printed:
+        got = shown[want["group"]]
+        assert got[0] == want["group"]
+        assert [int(got[i]) for i in (1, 2, 5, 6, 8, 9, 10, 12, 14)] == [
+            want[k] for k in ("vms", "vcpus", "orphan_vms", "orphan_vcpus", "orphan_gpus", "unverified_vms",
+                              "unverified_vcpus", "unverified_gpus", "unknown_vms")], want["group"]
+        assert float(got[3].replace(",", "")) == want["memory_gib"]
+        assert float(got[7].replace(",", "")) == round(want["orphan_memory_mib"] / 1024, 1)
+        assert float(got[11].replace(",", "")) == round(want["unverified_memory_mib"] / 1024, 1)
+        assert _gpu_models(got[4]) == want["gpus_by_model"]
+        assert got[13] == f'{want["wasted_vcpu_share"] * 100:.1f}%'
+    total = printed[-1]
+    # Not a page of zeros: the planted orphans, the forbidden seed's unverified VMs and the GPU orphan count.
+    assert total["orphan_vcpus"] > 0 and total["unverified_vcpus"] > 0 and total["orphan_gpus"] >= 1
+    # The capacity section and the orphan rows agree on the planted project's orphan hardware.
+    legacy = [r for r in data.orphans if r["kind"] == "instance" and r["project"] == "legacy"]
+    assert shown["legacy"][6] == str(sum(r["vcpus"] or 0 for r in legacy))
+    assert shown["legacy"][5] == str(len(legacy)) == "25"
+
+
+def test_orphan_table_shows_the_hardware(collected: Graph) -> None:
+    data = gather(collected, STALENESS, top=1000)  # every finding in the table, whatever it costs
+    page = render_html(data)
+    costliest = re.search(r'<section id="costliest">(.*?)</section>', page, re.S)
+    assert costliest
+    rows = {uid: _cells(row) for row in re.findall(r"<tr>(.*?)</tr>", costliest.group(1), re.S)
+            for uid in re.findall(r"<code>(i-report\d+)</code>", row)}
+    assert len(rows) == 25
+    # provider, kind, resource, account / region, shoot tag, age, vCPUs, memory (GiB), GPUs, USD/month, ...
+    assert rows[GPU_ORPHAN][6:9] == ["4", "16.0", "1 \u00d7 NVIDIA A10G"]
+    assert rows["i-report00000001"][6:9] == ["4", "16.0", "0"]  # m5.xlarge
+    assert rows["i-report00000000"][6:9] == ["2", "8.0", "0"]  # m5.large
+    assert rows[UNKNOWN_ORPHAN][6:9] == ["unknown type", "", ""]
+    finding = next(r for r in data.findings if r["uid"] == GPU_ORPHAN)
+    hardware = (finding["vcpus"], finding["memory_mib"], finding["gpus"], finding["gpu_model"])
+    assert hardware == (4, 16384, 1, "NVIDIA A10G")
+
+
+def test_hardware_and_capacity_values_are_escaped() -> None:
+    hostile = "<script>x</script>"
+    data = ReportData(generated=datetime.now(UTC), scopes=[], max_staleness=STALENESS, findings=[
+        {"verdict": "orphan", "kind": "instance", "provider": "aws", "name": hostile, "uid": "i-x", "account": "a",
+         "region": "r", "reason": hostile, "est_monthly_cost_usd": 1.0, "vcpus": 2, "memory_mib": 2048,
+         "gpus": 1, "gpu_model": hostile}])
+    group = {"group": hostile, **dict.fromkeys(SUMMED, 1), "gpus_by_model": {hostile: 1}, "wasted_vcpu_share": 0.5}
+    data.capacity, data.capacity_total = [group], totals([group])
+    page = render_html(data)
+    assert "<script" not in page and page.count("&lt;script&gt;x&lt;/script&gt;") >= 4
 
 
 def test_trend_follows_the_recorded_findings(collected: Graph) -> None:

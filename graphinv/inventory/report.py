@@ -5,7 +5,9 @@ JavaScript, no web font and no CDN, opens offline in any browser and prints well
 plain Python wheel (no browser engine or Node at build time, unlike Vega-Lite's renderers). Glyphs
 are stored as paths (`svg.fonttype: path`), so the page looks the same without the fonts installed.
 
-Everything comes from the same orphan report as `graphinv orphans` (graphinv/orphans.py). The
+Everything comes from the same orphan report as `graphinv orphans` (graphinv/orphans.py), whose VM
+rows carry their hardware; the capacity section is graphinv/capacity.py's `capacity(..., "project")`,
+the function behind `graphinv capacity --by project`, fed the same verdicts. The
 waste trend is drawn from the orphan alerts' recorded findings (AlertFinding nodes: when each
 finding opened and resolved, and its estimated cost), which exist once `graphinv scheduler start` or
 `graphinv alerts run` has recorded orphan alerts; without them the page says so.
@@ -23,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graphinv import __version__
+from graphinv.capacity import capacity, instance_verdicts, totals
 from graphinv.db import Graph
 from graphinv.orphans import OrphanFilter, PriceTable, freshness, orphan_report
 
@@ -44,6 +47,9 @@ class ReportData:
     max_staleness: timedelta
     trend: list[tuple[datetime, float]] = field(default_factory=list)
     top: int = 20
+    # `graphinv capacity --by project`'s rows (graphinv/capacity.py), without and with its total row.
+    capacity: list[dict[str, Any]] = field(default_factory=list)
+    capacity_total: dict[str, Any] | None = None
 
     @property
     def orphans(self) -> list[dict[str, Any]]:
@@ -134,8 +140,12 @@ def gather(graph: Graph, max_staleness: timedelta, prices: PriceTable | None = N
            now: datetime | None = None) -> ReportData:
     now = now or datetime.now(UTC)
     findings = orphan_report(graph, OrphanFilter(max_staleness=max_staleness), prices, now=now)
+    # The same calls, in the same order, as `graphinv capacity --by project` makes: the two cannot differ.
+    orphan_vms, unverified_vms = instance_verdicts(graph, max_staleness, now=now)
+    by_project = capacity(graph, "project", False, orphan_vms, unverified_vms)
     return ReportData(generated=now, findings=findings, scopes=freshness(graph), max_staleness=max_staleness,
-                      trend=waste_trend(graph, now), top=top)
+                      trend=waste_trend(graph, now), top=top, capacity=by_project,
+                      capacity_total=totals(by_project))
 
 
 # -- charts ------------------------------------------------------------------------------------------
@@ -224,6 +234,51 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _gib(mib: float | None) -> str:
+    return "" if mib is None else f"{mib / 1024:,.1f}"
+
+
+def _gpus(count: int | None, model: str | None) -> str:
+    if not count:
+        return "0"
+    return f"{count} \u00d7 {_e(model or 'unknown model')}"
+
+
+def _hardware_cells(row: dict[str, Any]) -> list[str]:
+    """vCPUs, memory and GPUs of a VM finding; empty for disks and IPs, "unknown" for a VM whose type
+    no source describes (capacity.add_hardware leaves its fields None)."""
+    if row.get("kind") != "instance":
+        return ["", "", ""]
+    if row.get("vcpus") is None and row.get("memory_mib") is None:
+        return ['<span class="note">unknown type</span>', "", ""]
+    return [_e(row.get("vcpus")), _gib(row.get("memory_mib")), _gpus(row.get("gpus"), row.get("gpu_model"))]
+
+
+def _models(gpus: dict[str, int]) -> str:
+    return "<br>".join(f"{count} \u00d7 {_e(model)}" for model, count in sorted(gpus.items())) or "0"
+
+
+def capacity_html(rows: Sequence[dict[str, Any]], total: dict[str, Any] | None) -> str:
+    """The capacity table by project, with a total row: one <tr data-group=...> per project."""
+    if not rows or total is None:
+        return "<p>No running VMs.</p>"
+    headers = ["project", "VMs", "vCPUs", "memory (GiB)", "GPUs", "orphan VMs", "orphan vCPUs",
+               "orphan memory (GiB)", "orphan GPUs", "unverified VMs", "unverified vCPUs",
+               "unverified memory (GiB)", "unverified GPUs", "orphan + unverified vCPU share", "VMs of unknown type"]
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for row in [*rows, total]:
+        cells = [_e(row["vms"]), _e(row["vcpus"]), _gib(row["memory_mib"]), _models(row["gpus_by_model"]),
+                 _e(row["orphan_vms"]), _e(row["orphan_vcpus"]), _gib(row["orphan_memory_mib"]),
+                 _e(row["orphan_gpus"]), _e(row["unverified_vms"]), _e(row["unverified_vcpus"]),
+                 _gib(row["unverified_memory_mib"]), _e(row["unverified_gpus"]),
+                 f'{row["wasted_vcpu_share"] * 100:.1f}%', _e(row["unknown_vms"])]
+        name = f"<b>{_e(row['group'])}</b>" if row is total else _e(row["group"])
+        body.append(f'<tr data-group="{_e(row["group"]) if row is not total else ""}">'
+                    f"<td>{name}</td>" + "".join(f'<td class="num">{c}</td>' for c in cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], numeric: Iterable[int] = ()) -> str:
     nums = set(numeric)
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -266,15 +321,24 @@ Costs are estimates from a list-price table (USD per month), not a bill.</p></he
     rows = [[_e(r["provider"]), _e(r["kind"]),
              f'{_e(r["name"])}<br><code>{_e(r["uid"])}</code>',
              f'{_e(r["account"])}<br>{_e(r["region"])}', _e(r.get("shoot")), _e(r.get("age_days")),
-             f'{(r["est_monthly_cost_usd"] or 0):,.2f}',
+             *_hardware_cells(r), f'{(r["est_monthly_cost_usd"] or 0):,.2f}',
              f'{_e(r["reason"])}<br><span class="note">created {_e(r.get("created"))}; first seen '
              f'{_e(r.get("first_seen"))}</span>'] for r in data.costliest()]
     parts.append(f'<section id="costliest"><h2>The {len(rows)} costliest findings</h2>'
                  + (_table(["provider", "kind", "resource", "account / region", "shoot tag", "age (days)",
-                            "USD/month", "evidence"], rows, numeric=(5, 6)) if rows else "<p>None.</p>")
+                            "vCPUs", "memory (GiB)", "GPUs", "USD/month", "evidence"], rows,
+                           numeric=(5, 6, 7, 8, 9)) if rows else "<p>None.</p>")
                  + "<p class=\"note\">Evidence: the orphan rule that matched, from complete and recent reads of "
                    "the resource's own scope, the shoots and its seed's machines "
-                   "(<code>graphinv orphans --format json</code> has every field).</p></section>")
+                   "(<code>graphinv orphans --format json</code> has every field). vCPUs, memory and GPUs "
+                   "are the VM's machine type, from the cloud's catalogue or the Gardener CloudProfile.</p></section>")
+    parts.append('<section id="capacity"><h2>Capacity by Gardener project</h2>'
+                 + capacity_html(data.capacity, data.capacity_total)
+                 + '<p class="note">What the running VMs hold, and how much of it orphan and unverified VMs '
+                   "hold: the numbers of <code>graphinv capacity --by project</code> (the same function, fed "
+                   "the orphan report's verdicts). VMs without a Gardener shoot count under "
+                   "<code>(none)</code>; VMs of a type no source describes count as VMs, without hardware."
+                   "</p></section>")
     scope_rows = [[f"<code>{_e(s['scope'])}</code>", _e(s["status"]), _e(s["last_complete"] or "never"),
                    _e(s["why"])] for s in doubtful]
     reason_rows = [[_e(reason), str(count)] for reason, count in data.unverified_reasons()]
