@@ -11,7 +11,6 @@ docs/screenshots/ when those files are missing or GRAPHINV_UPDATE_SCREENSHOTS=1.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 import time
@@ -34,12 +33,12 @@ from graphinv.queries import load_query
 from graphinv.sim.generate import generate
 from graphinv.sim.runtime import SimulatedLandscape
 from tests.support.chromium_cdp import Chromium, find_chromium
+from tests.support.screenshots import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 GRASS = ROOT / "deploy" / "neo4j" / "graphinv.grass"
 FAVORITES = ROOT / "deploy" / "neo4j" / "favorites" / "graphinv"
 EXPLORING = ROOT / "docs" / "exploring.md"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 # Labels that only say which cloud a node lives in; they are left unstyled on purpose so the
 # kind (Instance, Disk, ...) decides the colour.
 PROVIDER_LABELS = {"AWS", "GCP", "Azure", "OpenStack"}
@@ -323,11 +322,7 @@ def show_fullscreen(page: Chromium, expected_nodes: int, step_back: bool = False
 
 def save_screenshot(page: Chromium, tmp_path: Path, name: str) -> Path:
     shot = page.screenshot(tmp_path / name)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    docs_copy = SCREENSHOTS / name
-    if not docs_copy.exists() or os.environ.get("GRAPHINV_UPDATE_SCREENSHOTS") == "1":
-        docs_copy.parent.mkdir(parents=True, exist_ok=True)
-        docs_copy.write_bytes(shot.read_bytes())
+    publish(shot, name)
     print(f"screenshot: {shot}")
     return shot
 

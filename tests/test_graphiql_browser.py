@@ -2,7 +2,7 @@
 
 The page and all of its scripts come from our server (no CDN is reachable here); a query is typed
 into the editor, run with the toolbar button, and the answer read back from the result pane. A
-screenshot goes to docs/screenshots/graphiql.png and to the test's tmp dir.
+screenshot goes to the test's tmp dir (and to docs/screenshots/, see tests/support/screenshots.py).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from graphinv.api.threaded import serving
 from graphinv.db import Graph
 from tests.support.api_landscape import PROJECTS, SHOOTS, Landscape, build_landscape
 from tests.support.graph import wipe
+from tests.support.screenshots import publish
 from tests.support.watching import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "graphiql.png"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1400,900")
@@ -112,8 +112,7 @@ def test_graphiql_runs_a_typed_query(chromium: Any, session_graph: Graph, landsc
             what="the prettified query")
         time.sleep(0.3)  # let the panes paint before the screenshot
         driver.save_screenshot(str(tmp_path / "graphiql.png"))
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(SCREENSHOT))
+        publish(tmp_path / "graphiql.png", "graphiql.png")
         logs = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
     assert "errors" not in result, result

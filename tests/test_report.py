@@ -1,6 +1,6 @@
 """`graphinv report --html`: the page's numbers against the orphan report, its capacity section against
 `graphinv capacity --by project`, the orphans' hardware, its trend against recorded alert findings,
-offline rendering in headless Chromium (screenshot to docs/screenshots/report.png)."""
+offline rendering in headless Chromium (a screenshot, see tests/support/screenshots.py)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,9 @@ from tests.support.chromium_cdp import Chromium, find_chromium
 from tests.support.cli import run_graphinv
 from tests.support.graph import wipe
 from tests.support.inventory_landscapes import clean_env, collect_simulated, write_config
+from tests.support.screenshots import publish
 
 REPO = Path(__file__).resolve().parents[1]
-SCREENSHOT = REPO / "docs" / "screenshots" / "report.png"
 STALENESS = timedelta(hours=6)
 # The simulator's AWS catalogue (graphinv/sim/hardware.py) describes m5.large, m5.xlarge and the GPU type
 # g5.xlarge; m5.2xlarge and t3.medium are in no catalogue (VMs of unknown hardware).
@@ -231,6 +231,6 @@ def test_cli_writes_an_offline_page_that_chromium_renders(collected: Graph, neo4
         assert len(sizes) == 4 and min(sizes) > 200, sizes
         assert browser.evaluate("performance.getEntriesByType('resource').length") == 0
         assert browser.evaluate("document.querySelectorAll('#costliest tbody tr').length") == 20
-        browser.screenshot(tmp_path / "report.png")
-        browser.screenshot(SCREENSHOT)
-    assert SCREENSHOT.stat().st_size > 20_000
+        shot = browser.screenshot(tmp_path / "report.png")
+    publish(shot, "report.png")
+    assert shot.stat().st_size > 20_000
