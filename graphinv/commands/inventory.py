@@ -112,7 +112,8 @@ def report(
     html_file: Annotated[Path, typer.Option("--html", help="write the self-contained HTML report here")],
 ) -> None:
     """One self-contained HTML page (works offline): waste by provider and project, orphan ages, the
-    costliest findings with their evidence, unverified scopes and why, and the waste trend."""
+    costliest findings with their evidence and hardware, capacity by project (as `graphinv capacity
+    --by project`), unverified scopes and why, and the waste trend."""
     cfg = config()
     with connected(cfg) as graph:
         data = gather(graph, cfg.orphans.max_staleness, cfg.orphans.price_table(),

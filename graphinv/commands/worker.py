@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Annotated
@@ -53,3 +55,10 @@ def worker(
         queue = ScopeQueue(settings)
         print(json.dumps({"event": "started", "queue": settings.queue_name, "redis": settings.where()}), flush=True)
         run_worker(graph, queue, default_planner(cfg.sources), threads or settings.worker_threads, done)
+    # Every scope is finished or back on the queue and the graph is closed. What is left are the
+    # SDKs' and the queue's daemon threads, whose interpreter shutdown took seconds under load (long
+    # enough for a supervisor's SIGKILL): flush what we wrote and leave at once.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
