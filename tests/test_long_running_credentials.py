@@ -78,7 +78,9 @@ def test_the_simulator_refuses_expired_session_credentials(landscape: Landscape,
         session = sts.assume_role(RoleArn=role, RoleSessionName="test", DurationSeconds=1800)
         expiry = session["Credentials"]["Expiration"]
         assert abs((expiry - asked).total_seconds() - 1800) < 60, expiry
-    with running(AwsSim(landscape, tmp_path, session_seconds=LIFETIME)) as sim:
+    # Long enough that the first call is inside it on a loaded machine; the collector tests use LIFETIME.
+    lifetime = 5
+    with running(AwsSim(landscape, tmp_path, session_seconds=lifetime)) as sim:
         section = sim.source_config()
         keys = section["credentials"]
         role = next(a["role_arn"] for a in section["accounts"] if "role_arn" in a)
@@ -89,7 +91,7 @@ def test_the_simulator_refuses_expired_session_credentials(landscape: Landscape,
                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
                            aws_session_token=creds["SessionToken"])
         ec2.describe_regions()  # valid while the session lasts
-        time.sleep(LIFETIME + 0.5)
+        time.sleep(lifetime + 0.5)
         with pytest.raises(ClientError) as expired:
             ec2.describe_regions()
     assert expired.value.response["Error"]["Code"] == "ExpiredToken"
