@@ -15,7 +15,9 @@ from graphinv.ports import free_port
 
 
 @contextlib.contextmanager
-def bench_graph(heap: str = "4g", pagecache: str = "4g") -> Iterator[Graph]:
+def bench_graph(heap: str = "4g", pagecache: str = "4g", tx_memory_max: str = "3g",
+                start_timeout: float = 120.0) -> Iterator[Graph]:
+    """GRAPHINV_BENCH_NEO4J_URI (and _PASSWORD), or a throw-away server in a temporary home."""
     uri = os.environ.get("GRAPHINV_BENCH_NEO4J_URI")
     if uri:
         password = os.environ.get("GRAPHINV_BENCH_NEO4J_PASSWORD")
@@ -24,7 +26,8 @@ def bench_graph(heap: str = "4g", pagecache: str = "4g") -> Iterator[Graph]:
         return
     with tempfile.TemporaryDirectory(prefix="graphinv-bench-") as home:
         server = LocalNeo4j(LocalNeo4jSettings(home=Path(home), bolt_port=free_port(), http_port=free_port(),
-                                               heap=heap, pagecache=pagecache, tx_memory_max="3g"))
+                                               heap=heap, pagecache=pagecache, tx_memory_max=tx_memory_max,
+                                               start_timeout=start_timeout))
         server.start()
         try:
             with Graph(Neo4jConnection(uri=server.bolt_uri)) as graph:

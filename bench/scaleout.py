@@ -18,7 +18,6 @@ Usage: python -m bench.scaleout [--scale 20] [--latency 150ms] [--workers 1,2,4,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import resource
 import shutil
@@ -27,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yaml
 
-from bench._server import wipe
-from graphinv.config import Neo4jConnection
+from bench._server import bench_graph, wipe
 from graphinv.db import Graph
 from graphinv.distributed.settings import QueueSettings
 from graphinv.distributed.tasks import ScopeQueue, result_of
 from graphinv.ingest import install_schema
-from graphinv.neo4j_server import LocalNeo4j, LocalNeo4jSettings
 from graphinv.ports import free_port
 from graphinv.settings.load import settings_from_mapping
 from graphinv.settings.types import parse_duration
@@ -49,25 +45,6 @@ from graphinv.sim.generate import generate
 from graphinv.sim.http import set_latency
 from graphinv.sim.runtime import SimulatedLandscape
 from graphinv.sources import plan_sources
-
-
-@contextlib.contextmanager
-def bench_neo4j() -> Iterator[Graph]:
-    """GRAPHINV_BENCH_NEO4J_URI, or a throw-away server given time to start on a busy machine."""
-    uri = os.environ.get("GRAPHINV_BENCH_NEO4J_URI")
-    if uri:
-        with Graph(Neo4jConnection(uri=uri)) as graph:
-            yield graph
-        return
-    with tempfile.TemporaryDirectory(prefix="graphinv-bench-") as home:
-        server = LocalNeo4j(LocalNeo4jSettings(home=Path(home), bolt_port=free_port(), http_port=free_port(),
-                                               heap="1g", pagecache="1g", start_timeout=900))
-        server.start()
-        try:
-            with Graph(Neo4jConnection(uri=server.bolt_uri)) as graph:
-                yield graph
-        finally:
-            server.stop()
 
 
 def in_process(graph: Graph, sim_config: dict[str, Any], concurrency: int, workdir: Path) -> dict[str, Any]:
@@ -159,7 +136,9 @@ def main() -> None:
     latency = parse_duration(args.latency).total_seconds()
     set_latency(latency)
     rows: list[tuple[str, dict[str, Any]]] = []
-    with tempfile.TemporaryDirectory(prefix="graphinv-scaleout-") as tmp, bench_neo4j() as graph:
+    # A small server given time to start on a busy machine.
+    server = bench_graph(heap="1g", pagecache="1g", tx_memory_max="1g", start_timeout=900)
+    with tempfile.TemporaryDirectory(prefix="graphinv-scaleout-") as tmp, server as graph:
         workdir = Path(tmp)
         with SimulatedLandscape(generate(args.scale, args.seed), workdir / "sim") as sim:
             sim_config = sim.config()
