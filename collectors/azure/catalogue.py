@@ -9,10 +9,11 @@ from collections.abc import Container, Iterator, Mapping
 from typing import Any
 
 from collectors.azure.arm import RESOURCE_SKUS_API, arm_items, subscription_path
-from collectors.azure.common import PROVIDER, dig
+from collectors.azure.common import PROVIDER
 from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.catalogue import architecture, machine_type
 from collectors.contract import guarded_items
+from collectors.json_paths import dig
 from collectors.records import Record
 
 

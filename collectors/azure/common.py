@@ -42,16 +42,6 @@ def first(values: Any) -> str | None:
     return str(values[0]) if isinstance(values, list) and values else None
 
 
-def dig(value: Any, *keys: str) -> Any:
-    """`value[k1][k2]...` of ARM JSON (or of an SDK model, which reads as the same mapping); None
-    where a level is missing or is not an object."""
-    for name in keys:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(name)
-    return value
-
-
 def arm_time(value: Any) -> datetime | None:
     """An ARM timestamp (`2024-01-02T03:04:05.1234567Z`; digits past microseconds are dropped)."""
     if isinstance(value, datetime):

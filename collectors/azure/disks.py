@@ -13,10 +13,11 @@ from typing import Any
 from azure.mgmt.compute import ComputeManagementClient
 
 from collectors.azure.arm import DISKS_API, arm_items, subscription_path
-from collectors.azure.common import PROVIDER, arm_time, dig, first, lower, tags_of, text
+from collectors.azure.common import PROVIDER, arm_time, first, lower, tags_of, text
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, parse
 from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.json_paths import dig
 from collectors.records import DiskRecord
 
 

@@ -14,11 +14,12 @@ from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 
 from collectors.azure.arm import VIRTUAL_MACHINES_API, arm_items, subscription_path
-from collectors.azure.common import PROVIDER, arm_time, dig, first, lower, tags_of, text
+from collectors.azure.common import PROVIDER, arm_time, first, lower, tags_of, text
 from collectors.azure.gardener import cluster_of, role_of
 from collectors.azure.ids import key, parse, vm_provider_id
 from collectors.azure.network import NicInfo, nic_index, public_ip_addresses
 from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.json_paths import dig
 from collectors.records import InstanceRecord
 
 # Azure power state (the part after "PowerState/", lower-cased) -> provider-neutral status.

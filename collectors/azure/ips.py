@@ -12,11 +12,12 @@ from typing import Any
 
 from azure.mgmt.network import NetworkManagementClient
 
-from collectors.azure.common import PROVIDER, dig, first, lower, tags_of
+from collectors.azure.common import PROVIDER, first, lower, tags_of
 from collectors.azure.gardener import cluster_of
 from collectors.azure.ids import key, nic_of_ip_configuration, parse
 from collectors.azure.network import NicInfo, nic_index, public_ips
 from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.json_paths import dig
 from collectors.records import IPRecord
 
 

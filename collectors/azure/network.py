@@ -14,9 +14,9 @@ from typing import Any
 from azure.mgmt.network import NetworkManagementClient
 
 from collectors.azure.arm import NETWORK_API, arm_items, subscription_path
-from collectors.azure.common import dig
 from collectors.azure.ids import key, parse
 from collectors.base_settings import DEFAULT_MAX_PAGES
+from collectors.json_paths import dig
 
 
 @dataclass

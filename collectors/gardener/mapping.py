@@ -10,18 +10,11 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from collectors.json_paths import dig
 from collectors.provider_ids import instance_uid
 from collectors.records import BastionRecord, MachineRecord, ProjectRecord, SeedRecord, ShootRecord
 
 CREATED_BY = "gardener.cloud/created-by"
-
-
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def _str(value: Any) -> str | None:
@@ -42,24 +35,24 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def project_record(obj: dict[str, Any]) -> ProjectRecord:
-    name = _get(obj, "metadata", "name") or ""
+    name = dig(obj, "metadata", "name") or ""
     return ProjectRecord(
         uid=name, name=name,
-        namespace=_str(_get(obj, "spec", "namespace")),
-        owner=_str(_get(obj, "spec", "owner", "name")),
-        purpose=_str(_get(obj, "spec", "purpose")),
-        phase=_str(_get(obj, "status", "phase")),
-        created=parse_time(_get(obj, "metadata", "creationTimestamp")),
+        namespace=_str(dig(obj, "spec", "namespace")),
+        owner=_str(dig(obj, "spec", "owner", "name")),
+        purpose=_str(dig(obj, "spec", "purpose")),
+        phase=_str(dig(obj, "status", "phase")),
+        created=parse_time(dig(obj, "metadata", "creationTimestamp")),
     )
 
 
 def seed_record(obj: dict[str, Any]) -> SeedRecord:
-    name = _get(obj, "metadata", "name") or ""
+    name = dig(obj, "metadata", "name") or ""
     return SeedRecord(
         uid=name, name=name,
-        provider=_str(_get(obj, "spec", "provider", "type")),
-        region=_str(_get(obj, "spec", "provider", "region")),
-        created=parse_time(_get(obj, "metadata", "creationTimestamp")),
+        provider=_str(dig(obj, "spec", "provider", "type")),
+        region=_str(dig(obj, "spec", "provider", "region")),
+        created=parse_time(dig(obj, "metadata", "creationTimestamp")),
     )
 
 
@@ -74,58 +67,58 @@ def _project_from_technical_id(technical_id: str | None) -> str | None:
 
 def _workers(obj: dict[str, Any]) -> list[str]:
     out = []
-    for worker in _get(obj, "spec", "provider", "workers") or []:
+    for worker in dig(obj, "spec", "provider", "workers") or []:
         if not isinstance(worker, dict):
             continue
-        machine_type = _get(worker, "machine", "type") or "?"
+        machine_type = dig(worker, "machine", "type") or "?"
         low, high = worker.get("minimum", "?"), worker.get("maximum", "?")
         out.append(f"{worker.get('name', '?')}:{machine_type}:{low}-{high}")
     return out
 
 
 def shoot_record(obj: dict[str, Any], project_by_namespace: dict[str, str] | None = None) -> ShootRecord:
-    name = _get(obj, "metadata", "name") or ""
-    namespace = _get(obj, "metadata", "namespace") or ""
-    technical_id = _str(_get(obj, "status", "technicalID"))
-    seed_name = _str(_get(obj, "spec", "seedName")) or _str(_get(obj, "status", "seedName"))
+    name = dig(obj, "metadata", "name") or ""
+    namespace = dig(obj, "metadata", "namespace") or ""
+    technical_id = _str(dig(obj, "status", "technicalID"))
+    seed_name = _str(dig(obj, "spec", "seedName")) or _str(dig(obj, "status", "seedName"))
     # Hibernated when asked for or reached: either way its machines are (being) removed on purpose.
-    hibernated = bool(_get(obj, "spec", "hibernation", "enabled")) or bool(_get(obj, "status", "hibernated"))
-    cloud_profile = _str(_get(obj, "spec", "cloudProfile", "name")) or _str(_get(obj, "spec", "cloudProfileName"))
-    credentials = _str(_get(obj, "spec", "credentialsBindingName")) or _str(_get(obj, "spec", "secretBindingName"))
+    hibernated = bool(dig(obj, "spec", "hibernation", "enabled")) or bool(dig(obj, "status", "hibernated"))
+    cloud_profile = _str(dig(obj, "spec", "cloudProfile", "name")) or _str(dig(obj, "spec", "cloudProfileName"))
+    credentials = _str(dig(obj, "spec", "credentialsBindingName")) or _str(dig(obj, "spec", "secretBindingName"))
     project = (project_by_namespace or {}).get(namespace) or _project_from_technical_id(technical_id)
-    annotations = _get(obj, "metadata", "annotations") or {}
+    annotations = dig(obj, "metadata", "annotations") or {}
     return ShootRecord(
         uid=f"{namespace}/{name}", name=name, namespace=namespace,
         technical_id=technical_id,
-        provider=_str(_get(obj, "spec", "provider", "type")),
-        region=_str(_get(obj, "spec", "region")),
+        provider=_str(dig(obj, "spec", "provider", "type")),
+        region=_str(dig(obj, "spec", "region")),
         cloud_profile=cloud_profile,
         seed_name=seed_name,
         hibernated=hibernated,
-        purpose=_str(_get(obj, "spec", "purpose")),
+        purpose=_str(dig(obj, "spec", "purpose")),
         created_by=_str(annotations.get(CREATED_BY)) if isinstance(annotations, dict) else None,
         credentials=credentials,
         workers=_workers(obj),
-        kubernetes_version=_str(_get(obj, "spec", "kubernetes", "version")),
-        created=parse_time(_get(obj, "metadata", "creationTimestamp")),
+        kubernetes_version=_str(dig(obj, "spec", "kubernetes", "version")),
+        created=parse_time(dig(obj, "metadata", "creationTimestamp")),
         project_ref=project,
         seed_ref=seed_name,
     )
 
 
 def bastion_record(obj: dict[str, Any]) -> BastionRecord:
-    name = _get(obj, "metadata", "name") or ""
-    namespace = _get(obj, "metadata", "namespace") or ""
-    shoot_name = _str(_get(obj, "spec", "shootRef", "name"))
+    name = dig(obj, "metadata", "name") or ""
+    namespace = dig(obj, "metadata", "namespace") or ""
+    shoot_name = _str(dig(obj, "spec", "shootRef", "name"))
     return BastionRecord(
         uid=f"{namespace}/{name}", name=name, namespace=namespace,
         shoot_name=shoot_name,
-        seed_name=_str(_get(obj, "spec", "seedName")),
-        provider=_str(_get(obj, "spec", "providerType")),
-        ingress_ip=_str(_get(obj, "status", "ingress", "ip")) or _str(_get(obj, "status", "ingress", "hostname")),
-        created=parse_time(_get(obj, "metadata", "creationTimestamp")),
+        seed_name=_str(dig(obj, "spec", "seedName")),
+        provider=_str(dig(obj, "spec", "providerType")),
+        ingress_ip=_str(dig(obj, "status", "ingress", "ip")) or _str(dig(obj, "status", "ingress", "hostname")),
+        created=parse_time(dig(obj, "metadata", "creationTimestamp")),
         shoot_ref=f"{namespace}/{shoot_name}" if shoot_name else None,
-        vm_name=bastion_vm_name(_str(_get(obj, "spec", "providerType")), namespace, shoot_name, name),
+        vm_name=bastion_vm_name(_str(dig(obj, "spec", "providerType")), namespace, shoot_name, name),
     )
 
 
@@ -145,18 +138,18 @@ def bastion_vm_name(provider: str | None, namespace: str, shoot_name: str | None
 
 
 def machine_record(obj: dict[str, Any], seed_name: str) -> MachineRecord:
-    name = _get(obj, "metadata", "name") or ""
-    namespace = _get(obj, "metadata", "namespace") or ""
-    provider_id = _str(_get(obj, "spec", "providerID"))
+    name = dig(obj, "metadata", "name") or ""
+    namespace = dig(obj, "metadata", "namespace") or ""
+    provider_id = _str(dig(obj, "spec", "providerID"))
     instance = instance_uid(provider_id)
     # The node name: `metadata.labels.node` in today's CRD, `status.node` in older objects.
-    node = _str(_get(obj, "metadata", "labels", "node")) or _str(_get(obj, "status", "node"))
+    node = _str(dig(obj, "metadata", "labels", "node")) or _str(dig(obj, "status", "node"))
     return MachineRecord(
         uid=f"{seed_name}/{namespace}/{name}", name=name, namespace=namespace, seed_name=seed_name,
         provider_id=provider_id,
-        phase=_str(_get(obj, "status", "currentStatus", "phase")),
+        phase=_str(dig(obj, "status", "currentStatus", "phase")),
         node_name=node,
-        created=parse_time(_get(obj, "metadata", "creationTimestamp")),
+        created=parse_time(dig(obj, "metadata", "creationTimestamp")),
         shoot_ref=namespace if namespace.startswith("shoot--") else None,
         instance_ref=instance,
         # Without a readable providerID the VM is found by name, but only among the VMs that carry
