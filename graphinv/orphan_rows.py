@@ -20,7 +20,6 @@ from graphinv.queries import NamedQuery
 PLAIN_COLUMNS = ("verdict", "reason", "kind", "provider", "uid", "name", "account", "region", "zone", "state",
                  "shoot", "instance_type", "size_gb", "disk_type", "address")
 TIME_COLUMNS = ("created", "first_seen")
-COLUMNS = PLAIN_COLUMNS + TIME_COLUMNS  # the order `wrapped` returns them in
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -37,7 +36,7 @@ def _micros(column: str) -> str:
 
 def wrapped(query: NamedQuery) -> str:
     """The query's text inside `CALL () {}`, returning its columns with the timestamps as integers."""
-    columns = ", ".join(PLAIN_COLUMNS + tuple(_micros(c) for c in TIME_COLUMNS))  # = COLUMNS
+    columns = ", ".join(PLAIN_COLUMNS + tuple(_micros(c) for c in TIME_COLUMNS))
     return f"CALL () {{\n{query.text}\n}}\nRETURN {columns}"
 
 
@@ -48,22 +47,11 @@ def as_datetime(value: Any) -> Any:
     return value
 
 
-def _value_rows(graph: Graph, text: str, params: dict[str, Any]) -> list[list[Any]]:
-    """Each row's values as the driver decoded them: the rows hold only primitives, so `Record.data()`'s
-    second walk over every value (most of the client's time once timestamps are integers) is skipped.
-    The API's per-request graph has its own `run_read_values`, which keeps its time limit."""
-    values = getattr(graph, "run_read_values", None)
-    if values is not None:
-        return list(values(text, params))
-    return graph.read(lambda tx: [list(record) for record in tx.run(text, params)])
-
-
 def primitive_rows(graph: Graph, query: NamedQuery, **params: Any) -> list[dict[str, Any]]:
-    """The rows of `query` (an orphan query) with `created`/`first_seen` as datetimes decoded from integers."""
-    rows = []
-    for values in _value_rows(graph, wrapped(query), query.bind(params)):
-        row = dict(zip(COLUMNS, values, strict=True))
+    """The rows of `query` (an orphan query) with `created`/`first_seen` as datetimes decoded from integers.
+    The rows hold only primitives, so `run_read` skips `Record.data()`'s walk over them (graphinv.db.row_of)."""
+    rows = graph.run_read(wrapped(query), query.bind(params))
+    for row in rows:
         row["created"] = as_datetime(row["created"])
         row["first_seen"] = as_datetime(row["first_seen"])
-        rows.append(row)
     return rows

@@ -21,7 +21,7 @@ from neo4j import ManagedTransaction
 from neo4j.exceptions import ClientError, DriverError, Neo4jError
 
 from graphinv.api.errors import GraphUnreachable, RequestTimeout
-from graphinv.db import Graph
+from graphinv.db import Graph, row_of
 
 T = TypeVar("T")
 FIRST_BACKOFF_SECONDS = 0.1
@@ -56,7 +56,7 @@ class RequestGraph(Graph):
         return remaining
 
     def run_read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        return self._run(query, params, lambda result: [record.data() for record in result])
+        return self._run(query, params, lambda result: [row_of(record) for record in result])
 
     def run_read_values(self, query: str, params: Mapping[str, Any] | None = None) -> list[list[Any]]:
         """Rows as lists of the values the driver decoded, without `Record.data()`'s second walk
