@@ -38,7 +38,7 @@ def test_orphan_since_evidence_closing_and_acks(graph: Graph, neo4j_connection: 
     assert again[gone_vm]["orphan_since"] == first[gone_vm]["orphan_since"]  # the first judgement stays
 
     edited = planned_edit(land)
-    collect(graph, edited, tmp_path / "two")
+    collect(graph, edited, tmp_path / "two", clouds_first=True)
     rows = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
     # The Machine's sweep stamped its VM after this run's cloud read began, so the run cannot prove
     # the VM unclaimed yet (docs/ownership.md section 6): unverified until the next cloud read.

@@ -97,11 +97,22 @@ def forbid_other_region(land: Landscape) -> Landscape:
     return edited
 
 
-def collect(graph: Graph, land: Landscape, workdir: Any, capture: bool = True) -> tuple[CollectionSummary,
-                                                                                        dict[str, tuple[str, str]]]:
-    """Serve `land`, collect every source into `graph`; returns the summary and key -> (label, uid)."""
+def collect(graph: Graph, land: Landscape, workdir: Any, capture: bool = True,
+            clouds_first: bool = False) -> tuple[CollectionSummary, dict[str, tuple[str, str]]]:
+    """Serve `land`, collect every source into `graph`; returns the summary and key -> (label, uid).
+
+    `clouds_first` reads every cloud scope to the end before the Gardener side starts, so a Machine
+    the Gardener read sweeps is stamped after its VM's cloud read began (docs/ownership.md, row 8).
+    Without it the scopes run two at a time in either order, as in production.
+    """
     with SimulatedLandscape(land, workdir) as sim:
         install_schema(graph)
-        summary = run_tasks(Ingest(graph, capture_changes=capture), plan_sources(sim.config()),
-                            concurrency=2)
+        ingest = Ingest(graph, capture_changes=capture)
+        tasks = plan_sources(sim.config())
+        if not clouds_first:
+            return run_tasks(ingest, tasks, concurrency=2), sim.resource_ids()
+        clouds = [t for t in tasks if t.scope.source != "gardener"]
+        summary = run_tasks(ingest, clouds, concurrency=2)
+        garden = run_tasks(ingest, [t for t in tasks if t.scope.source == "gardener"], concurrency=2)
+        summary.results.extend(garden.results)
         return summary, sim.resource_ids()
