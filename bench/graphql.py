@@ -221,7 +221,7 @@ async def _profile_path(graph: Graph, path: str, compiled: bool, runs: int, top:
     from graphinv.api.loaders import Loaders
     from graphinv.api.request_graph import RequestGraph
     from graphinv.api.schema import build_schema
-    from graphinv.orphans import PriceTable
+    from graphinv.orphan_settings import PriceTable
 
     settings = ApiSettings(timeout_seconds=600)
     schema = build_schema(settings)

@@ -2,36 +2,79 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from graphinv import __version__
-from graphinv.commands import alerts as alerts_cmd
-from graphinv.commands import capacity as capacity_cmd
-from graphinv.commands import collect as collect_cmd
-from graphinv.commands import config as config_cmd
-from graphinv.commands import demo as demo_cmd
-from graphinv.commands import history as history_cmd
-from graphinv.commands import inventory as inventory_cmd
-from graphinv.commands import neo4j as neo4j_cmd
-from graphinv.commands import orphans as orphans_cmd
-from graphinv.commands import scheduler as scheduler_cmd
-from graphinv.commands import serve as serve_cmd
-from graphinv.commands import sim as sim_cmd
-from graphinv.commands import watch as watch_cmd
-from graphinv.commands import worker as worker_cmd
 from graphinv.commands.common import State, out
 from graphinv.commands.errors import ErrorReportingGroup
+
+# Every command: its name, the module that defines it, and the typer app or function in that module.
+# A command's module is imported only when that command runs (or when the help lists them all), so
+# `graphinv orphans` does not pay for the scheduler, the GraphQL server or the cloud SDKs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "neo4j": ("graphinv.commands.neo4j", "app"),
+    "collect": ("graphinv.commands.collect", "collect"),
+    "orphans": ("graphinv.commands.history", "orphans_app"),  # the report, plus `orphans ack`
+    "query": ("graphinv.commands.orphans", "query"),
+    "changes": ("graphinv.commands.history", "changes"),
+    "history": ("graphinv.commands.history", "history"),
+    "deliver-changes": ("graphinv.commands.history", "deliver_changes"),
+    "stats": ("graphinv.commands.collect", "stats"),
+    "demo": ("graphinv.commands.demo", "demo"),
+    "serve": ("graphinv.commands.serve", "serve"),
+    "sim": ("graphinv.commands.sim", "sim_app"),
+    "scheduler": ("graphinv.commands.scheduler", "app"),
+    "alerts": ("graphinv.commands.alerts", "app"),
+    "config": ("graphinv.commands.config", "app"),
+    "ansible-inventory": ("graphinv.commands.inventory", "ansible_inventory"),
+    "export": ("graphinv.commands.inventory", "export"),
+    "watch": ("graphinv.commands.watch", "watch"),
+    "worker": ("graphinv.commands.worker", "worker"),
+    "report": ("graphinv.commands.inventory", "report"),
+    "capacity": ("graphinv.commands.capacity", "capacity_command"),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command `name` of COMMANDS, built exactly as `app.command(name)` or
+    `app.add_typer(..., name=name)` on the root app would build it."""
+    module, attr = COMMANDS[name]
+    target = getattr(importlib.import_module(module), attr)
+    holder = typer.Typer(add_completion=False)
+    holder.callback()(lambda: None)  # a group, whatever it holds
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    group: TyperGroup = typer.main.get_group(holder)
+    return group.commands[name]
+
+
+class LazyCommands(ErrorReportingGroup):
+    """The root group: commands from COMMANDS, each loaded on first use. (Typer vendors its own
+    click, hence `Any` for click's Context and Command.)"""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands.get(cmd_name)
+
 
 app = typer.Typer(
     help="graphinv: which cloud resources belong to which Gardener project, shoot and machine, "
     "and which belong to nobody.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    cls=ErrorReportingGroup,
+    cls=LazyCommands,
 )
 
 
@@ -53,26 +96,6 @@ def root(
     State.config_path = config
 
 
-app.add_typer(neo4j_cmd.app, name="neo4j")
-app.command()(collect_cmd.collect)
-app.add_typer(history_cmd.orphans_app, name="orphans")  # the report, plus `orphans ack`
-app.command()(orphans_cmd.query)
-app.command()(history_cmd.changes)
-app.command()(history_cmd.history)
-app.command("deliver-changes")(history_cmd.deliver_changes)
-app.command()(collect_cmd.stats)
-app.command()(demo_cmd.demo)
-app.command()(serve_cmd.serve)
-app.add_typer(sim_cmd.sim_app, name="sim")
-app.add_typer(scheduler_cmd.app, name="scheduler")
-app.add_typer(alerts_cmd.app, name="alerts")
-app.add_typer(config_cmd.app, name="config")
-app.command("ansible-inventory")(inventory_cmd.ansible_inventory)
-app.command()(inventory_cmd.export)
-app.command()(watch_cmd.watch)
-app.command()(worker_cmd.worker)
-app.command()(inventory_cmd.report)
-app.command("capacity")(capacity_cmd.capacity_command)
 
 def main() -> None:
     try:

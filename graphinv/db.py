@@ -50,6 +50,9 @@ class Graph:
         self.driver = GraphDatabase.driver(
             conn.uri, auth=conn.auth, max_transaction_retry_time=max_retry_seconds,
             user_agent="graphinv",
+            # "Property/label does not exist" hints are normal on a young graph (no disk was ever
+            # detached yet) and the driver would log each of them as a warning on every report.
+            notifications_disabled_classifications=["UNRECOGNIZED"],
         )
         # Transaction functions the driver ran again after a transient error (deadlock, lost
         # connection): how much concurrent writers contend. Benchmarks and the worker report it.

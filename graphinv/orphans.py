@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
-from pathlib import Path
 from typing import Any
-
-import yaml
-from pydantic import PrivateAttr
 
 from graphinv.capacity import add_hardware
 from graphinv.db import Graph
 from graphinv.history.lifecycle import apply_lifecycle
 from graphinv.orphan_rows import primitive_rows
+from graphinv.orphan_settings import DEFAULT_STALENESS, PriceTable
 from graphinv.queries import load_query
-from graphinv.settings.types import ConfigError, Duration, Section, format_duration
-
-KINDS = ("instance", "disk", "ip")
-HOURS_PER_MONTH = 730
-DEFAULT_STALENESS = timedelta(hours=6)
+from graphinv.settings.types import format_duration
 
 
 @dataclass
@@ -31,64 +23,6 @@ class OrphanFilter:
     project: str | None = None
     older_than: timedelta | None = None
     max_staleness: timedelta = DEFAULT_STALENESS
-
-
-class PriceTable:
-    """Estimated monthly cost per resource from a small YAML table (see graphinv/prices.yaml)."""
-
-    def __init__(self, table: dict[str, Any]) -> None:
-        self.table = table
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> PriceTable:
-        if path:
-            with Path(path).open(encoding="utf-8") as stream:  # a YAML error then names the file
-                return cls(yaml.safe_load(stream) or {})
-        return cls(yaml.safe_load(resources.files("graphinv").joinpath("prices.yaml").read_text()))
-
-    def monthly(self, row: dict[str, Any]) -> float | None:
-        prices = self.table.get(row.get("provider") or "")
-        if not prices:
-            return None
-        kind = row.get("kind")
-        if kind == "instance":
-            if row.get("state") in ("stopped", "deallocated", "shutoff", "terminated"):
-                return 0.0  # stopped VMs cost their disks, which are listed on their own
-            hourly = prices.get("hourly", {})
-            rate = hourly.get((row.get("instance_type") or "").lower(), hourly.get("default"))
-            return None if rate is None else round(rate * HOURS_PER_MONTH, 2)
-        if kind == "disk":
-            per_gb = prices.get("disk_gb_month", {})
-            rate = per_gb.get((row.get("disk_type") or "").lower(), per_gb.get("default"))
-            size = row.get("size_gb")
-            return None if rate is None or size is None else round(rate * size, 2)
-        if kind == "ip":
-            rate = prices.get("ip_month")
-            return None if rate is None else round(float(rate), 2)
-        return None
-
-
-class OrphansSettings(Section):
-    """The `orphans:` section, read once for the CLI, the API and the orphan alerts."""
-
-    max_staleness: Duration = DEFAULT_STALENESS  # reads older than this cannot prove an orphan
-    prices: Path | None = None  # your price table instead of the shipped graphinv/prices.yaml
-    _table: PriceTable | None = PrivateAttr(default=None)
-
-    def price_table(self) -> PriceTable:
-        """The price table (read once; `graphinv.settings` reads it at load, so a bad file stops the start)."""
-        if self._table is None:
-            path = self.prices.expanduser() if self.prices else None
-            try:
-                table = PriceTable.load(path)
-            except OSError as exc:
-                raise ConfigError(f"orphans.prices: cannot read {path}: {exc.strerror}") from None
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"orphans.prices: {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-            if not isinstance(table.table, dict):
-                raise ConfigError(f"orphans.prices: {path} must map providers to prices")
-            self._table = table
-        return self._table
 
 
 def _params(f: OrphanFilter, now: datetime) -> dict[str, Any]:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+
+from graphinv.cli import COMMANDS
 
 HEAVY = ("boto3", "botocore", "google.cloud", "azure", "openstack", "strawberry", "uvicorn", "matplotlib",
          "kubernetes")
 
 PROBE = """
 import json, runpy, sys
-sys.argv = ["graphinv", "--help"]
+sys.argv = ["graphinv", *ARGV]
 code = 0
 try:
     runpy.run_module("graphinv", run_name="__main__")
@@ -22,11 +27,16 @@ print(json.dumps({"code": code, "loaded": loaded}))
 """
 
 
-def test_help_imports_no_cloud_sdk_or_web_stack() -> None:
-    done = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"], capture_output=True, text=True,
-                          timeout=300, check=False)
+def _probe(argv: list[str], watched: tuple[str, ...]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run `graphinv ARGV` in a fresh interpreter; which of the `watched` modules it imported."""
+    done = subprocess.run([sys.executable, "-c", f"HEAVY = {watched!r}\nARGV = {argv!r}\n{PROBE}"],
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return done, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_cloud_sdk_or_web_stack() -> None:
+    done, result = _probe(["--help"], HEAVY)
     assert result["code"] in (0, None)
     assert "Usage" in done.stdout and "orphans" in done.stdout  # it really printed the help
     assert result["loaded"] == [], f"`graphinv --help` imported {result['loaded']}"
@@ -40,3 +50,14 @@ def test_serve_command_still_loads_the_api_on_use() -> None:
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "graphinv.api.app"
+
+
+@pytest.mark.parametrize("argv", [["orphans", "--help"], ["config", "--help"], ["changes", "--help"]])
+def test_a_command_loads_only_its_own_module(argv: list[str]) -> None:
+    """Each command's module is imported when that command runs: `graphinv orphans` pays for neither
+    the scheduler's commands, the API, the HTTP client of the webhooks nor the cloud SDKs."""
+    own = COMMANDS[argv[0]][0]
+    others = tuple(sorted({module for module, _ in COMMANDS.values()} - {own, "graphinv.commands.orphans"}))
+    done, result = _probe(argv, (*HEAVY, *others, "httpx"))
+    assert "Usage" in done.stdout and argv[0] in done.stdout
+    assert result["loaded"] == [], f"`graphinv {' '.join(argv)}` imported {result['loaded']}"

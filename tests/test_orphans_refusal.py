@@ -12,7 +12,7 @@ from graphinv.api.settings import ApiSettings
 from graphinv.api.threaded import serving
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
-from graphinv.orphans import OrphansSettings
+from graphinv.orphan_settings import OrphansSettings
 from tests.support.cli import run_graphinv
 
 SCOPE = "aws/111111111111/eu-west-1/Instance"

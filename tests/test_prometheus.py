@@ -32,7 +32,8 @@ from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest
 from graphinv.metrics import Metrics
-from graphinv.orphans import OrphanFilter, PriceTable, orphan_report
+from graphinv.orphan_settings import PriceTable
+from graphinv.orphans import OrphanFilter, orphan_report
 from graphinv.ports import free_port
 from graphinv.sim.generate import generate
 from graphinv.sim.runtime import SimulatedLandscape

@@ -29,13 +29,13 @@ from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
 
+from graphinv.alerts.settings import SEVERITIES
 from graphinv.cypher_header import HeaderError, header_list, parse_header
-from graphinv.orphans import KINDS
+from graphinv.orphan_settings import KINDS
 from graphinv.queries import QueryError, parse_param
 from graphinv.scheduler.settings import human_duration
 from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 
-SEVERITIES = ("info", "warning", "critical")
 AFTER_COLLECT = "after-collect"
 USES = ("orphans",)
 PROVIDERS = CLOUD_PROVIDERS

@@ -22,7 +22,8 @@ from graphinv.alerts.sinks import Notification, Sink, wants
 from graphinv.alerts.store import AlertStore, Finding, plain_row
 from graphinv.db import Graph
 from graphinv.metrics import Metrics
-from graphinv.orphans import OrphanFilter, PriceTable, orphan_report
+from graphinv.orphan_settings import PriceTable
+from graphinv.orphans import OrphanFilter, orphan_report
 from graphinv.redact import redact
 from graphinv.scheduler.logs import log_context
 

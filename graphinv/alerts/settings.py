@@ -33,10 +33,11 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from graphinv.alerts.definition import SEVERITIES
 from graphinv.redact import register_secret
 from graphinv.scheduler.backoff import Backoff
 from graphinv.settings.types import ConfigError, Duration, Secret, Section, secret_value
+
+SEVERITIES = ("info", "warning", "critical")  # in rising order; a sink sends from its min_severity up
 
 SINK_TYPES = ("log", "webhook", "slack")
 

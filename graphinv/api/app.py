@@ -27,7 +27,7 @@ from graphinv.api.schema import build_schema
 from graphinv.api.settings import ApiSettings
 from graphinv.db import Graph, GraphUnavailable
 from graphinv.history.settings import HistorySettings
-from graphinv.orphans import OrphansSettings
+from graphinv.orphan_settings import OrphansSettings
 
 log = logging.getLogger("graphinv.api")
 READY_TIMEOUT_SECONDS = 5.0

@@ -12,7 +12,7 @@ from graphinv.api.loaders import Loaders
 from graphinv.api.request_graph import RequestGraph
 from graphinv.api.settings import ApiSettings
 from graphinv.history.settings import HistorySettings
-from graphinv.orphans import DEFAULT_STALENESS, PriceTable
+from graphinv.orphan_settings import DEFAULT_STALENESS, PriceTable
 
 
 @dataclass

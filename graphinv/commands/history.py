@@ -14,7 +14,6 @@ import typer
 from graph_schema.history import CHANGE_KINDS
 from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands.common import config, connected, emit, err, fail, out
-from graphinv.history.delivery import DeliveryError, SlackDigest, WebhookSink, deliver_forever
 from graphinv.history.lifecycle import SHOW_ACKED, acknowledge
 from graphinv.history.settings import HistorySettings
 from graphinv.history.store import (
@@ -105,6 +104,9 @@ def deliver_changes(
     once: Annotated[bool, typer.Option(help="deliver what is pending and exit (default: keep delivering)")] = False,
 ) -> None:
     """Send changes to the configured `history.webhooks` (CloudEvents, at least once) and the Slack digest."""
+    # Imported here: the HTTP client is not needed by the other history commands.
+    from graphinv.history.delivery import DeliveryError, SlackDigest, WebhookSink, deliver_forever
+
     cfg = config()
     settings: HistorySettings = getattr(cfg, "history", None) or HistorySettings()
     if not settings.webhooks and settings.slack is None:

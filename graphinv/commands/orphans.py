@@ -7,7 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from graphinv.commands.common import config, connected, emit, fail, out
-from graphinv.orphans import KINDS, OrphanFilter, orphan_report, stale_data_refusal, unowned_report
+from graphinv.orphan_settings import KINDS
+from graphinv.orphans import OrphanFilter, orphan_report, stale_data_refusal, unowned_report
 from graphinv.queries import QueryError, load_query, load_query_file, parse_param, shipped_queries
 from graphinv.settings.types import CLOUD_PROVIDERS, parse_duration
 

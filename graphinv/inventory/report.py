@@ -27,7 +27,8 @@ from typing import Any
 from graphinv import __version__
 from graphinv.capacity import capacity, instance_verdicts, totals
 from graphinv.db import Graph
-from graphinv.orphans import OrphanFilter, PriceTable, freshness, orphan_report
+from graphinv.orphan_settings import PriceTable
+from graphinv.orphans import OrphanFilter, freshness, orphan_report
 
 AGE_BUCKETS: tuple[tuple[str, float], ...] = (("< 1 day", 1), ("1-7 days", 7), ("7-30 days", 30),
                                               ("30-90 days", 90), ("90-365 days", 365), ("> 1 year", float("inf")))

@@ -35,9 +35,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt, field_validator, model_validator
 
+from collectors.settings import SOURCES
 from graphinv.scheduler.backoff import Backoff
 from graphinv.settings.types import AnyPort, Duration, Section
-from graphinv.sources import SOURCES
 
 HOUR = 3600.0
 # A real landscape: machines and VMs move hourly (autoscaling, rolling updates); disks and

@@ -18,19 +18,18 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from collectors.settings import SourcesSettings
+from collectors.settings import SOURCES, SourcesSettings
 from graphinv.alerts.settings import AlertSettings, AlertsSection
 from graphinv.api.settings import ApiSettings
 from graphinv.distributed.settings import QueueSettings
 from graphinv.history.settings import HistorySettings
 from graphinv.inventory.settings import InventorySettings
 from graphinv.neo4j_server.manager import LocalNeo4jSettings
-from graphinv.orphans import OrphansSettings
+from graphinv.orphan_settings import OrphansSettings
 from graphinv.scheduler.settings import SchedulerSection, SchedulerSettings
 from graphinv.settings.collect import CollectSettings
 from graphinv.settings.neo4j import Neo4jConnection
 from graphinv.settings.types import Section
-from graphinv.sources import SOURCES
 from graphinv.watch.settings import WatchSettings
 
 
