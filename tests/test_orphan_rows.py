@@ -4,6 +4,7 @@ plain queries give after converting Neo4j's DateTime values in Python."""
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,3 +83,15 @@ def test_integer_timestamps_give_the_same_rows(graph: Graph) -> None:
     assert by_uid["i-leak0"]["created"] == ODD_MOMENT.isoformat()
     assert by_uid["vol-leak0"]["created"] == ODD_MOMENT.isoformat()
     assert by_uid["i-leak1"]["created"] == by_uid["i-leak1"]["first_seen"] is not None
+
+
+def test_a_young_graph_reports_without_driver_warnings(graph: Graph, caplog: Any) -> None:
+    """On a young graph the report's queries name property keys Neo4j has never stored (no disk was
+    ever detached: `last_detached`); the driver must not log a warning for each of them."""
+    _landscape(graph)
+    never = f"never_stored_{uuid.uuid4().hex}"  # a key no test created: Neo4j keeps keys after a wipe
+    with caplog.at_level("INFO", logger="neo4j"):
+        assert graph.run_read(f"MATCH (d:Disk) RETURN d.{never} AS x LIMIT 1") == [{"x": None}]
+        assert orphan_report(graph, OrphanFilter(provider="aws"))
+    noted = [r.getMessage() for r in caplog.records if r.name.startswith("neo4j") and r.levelname == "WARNING"]
+    assert noted == []
