@@ -8,53 +8,58 @@ Regional addresses come from the aggregated list; global ones from globalAddress
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-from google.api_core import gapic_v1
 from google.api_core.retry import Retry
 from google.cloud import compute_v1
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.gcp import gardener_marks
-from collectors.gcp.paging import aggregated_items, list_items
+from collectors.gcp.rest import aggregated_items, api_json, global_address_items
 from collectors.gcp.timestamps import parse_timestamp
 from collectors.gcp.urls import is_instance_url, last_segment, resource_path
 from collectors.records import IPRecord
 
 GLOBAL = "global"
+Address = Mapping[str, Any] | compute_v1.Address
 
 
-def is_external(address: compute_v1.Address) -> bool:
+def is_external(address: Address) -> bool:
     # The API's default for an unset type is EXTERNAL.
-    return address.address_type in ("", "EXTERNAL", "UNSPECIFIED_TYPE")
+    return api_json(address).get("addressType", "") in ("", "EXTERNAL", "UNSPECIFIED_TYPE")
 
 
-def address_uid(project: str, address: compute_v1.Address) -> str:
-    if address.region:
-        return f"projects/{project}/regions/{last_segment(address.region)}/addresses/{address.name}"
-    return f"projects/{project}/global/addresses/{address.name}"
+def address_uid(project: str, address: Mapping[str, Any]) -> str:
+    region, name = address.get("region"), address.get("name", "")
+    if region:
+        return f"projects/{project}/regions/{last_segment(region)}/addresses/{name}"
+    return f"projects/{project}/global/addresses/{name}"
 
 
-def address_record(project: str, address: compute_v1.Address) -> IPRecord:
-    region = last_segment(address.region) or GLOBAL
-    labels = dict(address.labels)
+def address_record(project: str, item: Address) -> IPRecord:
+    """One address, as the API's JSON (or the SDK's message of it)."""
+    address = api_json(item)
+    region = last_segment(address.get("region", "")) or GLOBAL
+    labels = dict(address.get("labels") or {})
     cluster = gardener_marks.cluster_of(labels)
-    users = [resource_path(u) for u in address.users]
+    users = [resource_path(u) for u in address.get("users") or ()]
     instances = [u for u in users if is_instance_url(u)]
+    status = address.get("status", "")
     return IPRecord(
         uid=address_uid(project, address),
         provider="gcp",
         account_id=project,
         region=region,
-        name=address.name,
-        state=address.status.lower() if address.status else None,
+        name=address.get("name", ""),
+        state=status.lower() if status else None,
         tags=labels,
-        created=parse_timestamp(address.creation_timestamp),
+        created=parse_timestamp(address.get("creationTimestamp")),
         cluster=cluster,
-        address=address.address or None,
+        address=address.get("address") or None,
         ephemeral=False,
         allocation="static",
-        attached=bool(users) or address.status == "IN_USE",
+        attached=bool(users) or status == "IN_USE",
         attached_to=users[0] if users else None,
         instance_ref=instances[0] if instances else None,
     )
@@ -64,22 +69,15 @@ def iter_addresses(addresses_client: compute_v1.AddressesClient,
                    global_client: compute_v1.GlobalAddressesClient, project: str,
                    retry: Retry | None = None,
                    page_size: int | None = None, timeout: float | None = None,
-                   max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[compute_v1.Address]:
-    """Every address of the project (internal ones too), regional first, then global."""
-    regional = compute_v1.AggregatedListAddressesRequest(project=project)
-    glob = compute_v1.ListGlobalAddressesRequest(project=project)
-    if page_size:
-        regional.max_results = page_size
-        glob.max_results = page_size
-    how = retry if retry is not None else gapic_v1.method.DEFAULT
-    limit = timeout or gapic_v1.method.DEFAULT
-    pager = addresses_client.aggregated_list(request=regional, retry=how, timeout=limit)
-    for scope, scoped in aggregated_items(pager, f"addresses of {project}", max_pages):
-        if scope == GLOBAL:
-            continue
-        yield from scoped.addresses
-    yield from list_items(global_client.list(request=glob, retry=how, timeout=limit),
-                          f"global addresses of {project}", max_pages)
+                   max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[dict[str, Any]]:
+    """Every address of the project (internal ones too) as the API's JSON, regional first, then
+    global (through the clients' own transports: collectors/gcp/rest.py)."""
+    for scope, address in aggregated_items(addresses_client, project, "addresses", f"addresses of {project}", retry,
+                                           page_size, timeout, max_pages):
+        if scope != GLOBAL:
+            yield address
+    yield from global_address_items(global_client, project, f"global addresses of {project}", retry, page_size,
+                                    timeout, max_pages)
 
 
 def collect_addresses(addresses_client: compute_v1.AddressesClient,
@@ -98,4 +96,4 @@ def reserved_external_ips(addresses_client: compute_v1.AddressesClient,
                           max_pages: int = DEFAULT_MAX_PAGES) -> frozenset[str]:
     """The project's reserved external addresses: an instance's NAT IP in here is not ephemeral."""
     addresses = iter_addresses(addresses_client, global_client, project, retry, None, timeout, max_pages)
-    return frozenset(a.address for a in addresses if a.address and is_external(a))
+    return frozenset(a["address"] for a in addresses if a.get("address") and is_external(a))

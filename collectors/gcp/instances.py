@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterator, Mapping
+from typing import Any
 
-from google.api_core import gapic_v1
 from google.api_core.retry import Retry
 from google.cloud import compute_v1
 
 from collectors.base_settings import DEFAULT_MAX_PAGES
 from collectors.gcp import gardener_marks
-from collectors.gcp.paging import aggregated_items
 from collectors.gcp.provider_id import format_provider_id
+from collectors.gcp.rest import aggregated_items, api_json
 from collectors.gcp.timestamps import parse_timestamp
 from collectors.gcp.urls import last_segment, region_of_zone, resource_path
 from collectors.records import InstanceRecord, IPRecord, Record
@@ -42,45 +42,56 @@ def ephemeral_ip_uid(project: str, address: str) -> str:
     return f"gcp:{project}:{address}"
 
 
-def instance_record(project: str, inst: compute_v1.Instance) -> InstanceRecord:
-    zone = last_segment(inst.zone)
+def nat_ips(inst: Mapping[str, Any]) -> list[str]:
+    """The external (NAT) addresses of every access config of every network interface, in order."""
+    return [access["natIP"] for nic in inst.get("networkInterfaces") or () for access in nic.get("accessConfigs") or ()
+            if access.get("natIP")]
+
+
+def instance_record(project: str, instance: Mapping[str, Any] | compute_v1.Instance) -> InstanceRecord:
+    """One instance, as the API's JSON (or the SDK's message of it)."""
+    inst = api_json(instance)
+    name = inst.get("name", "")
+    zone = last_segment(inst.get("zone", ""))
     region = region_of_zone(zone)
-    labels = dict(inst.labels)
-    network_tags = list(inst.tags.items) if inst.tags else []
+    labels = dict(inst.get("labels") or {})
+    network_tags = list((inst.get("tags") or {}).get("items") or ())
     cluster = gardener_marks.cluster_of(labels, network_tags)
-    nics = list(inst.network_interfaces)
+    nics = inst.get("networkInterfaces") or ()
     first_nic = nics[0] if nics else None
-    nat_ips = [ac.nat_i_p for nic in nics for ac in nic.access_configs if ac.nat_i_p]
-    raw_state = inst.status.lower() if inst.status else None
+    addresses = nat_ips(inst)
+    status = inst.get("status", "")
     return InstanceRecord(
-        uid=instance_uid(project, zone, inst.name),
+        uid=instance_uid(project, zone, name),
         provider="gcp",
         account_id=project,
         region=region,
         zone=zone,
-        name=inst.name,
-        state=raw_state,
-        status=NEUTRAL_STATUS.get(inst.status, "unknown") if inst.status else "unknown",
+        name=name,
+        state=status.lower() if status else None,
+        status=NEUTRAL_STATUS.get(status, "unknown") if status else "unknown",
         tags=labels,
-        created=parse_timestamp(inst.creation_timestamp),
+        created=parse_timestamp(inst.get("creationTimestamp")),
         cluster=cluster,
-        instance_type=last_segment(inst.machine_type) or None,
-        role=gardener_marks.role_of(network_tags, inst.name),
-        private_ip=(first_nic.network_i_p or None) if first_nic else None,
-        public_ip=nat_ips[0] if nat_ips else None,
-        network=(last_segment(first_nic.network) or None) if first_nic else None,
-        provider_id=format_provider_id(project, zone, inst.name),
-        cluster_name_key=f"{cluster}/{inst.name}" if cluster else None,
+        instance_type=last_segment(inst.get("machineType", "")) or None,
+        role=gardener_marks.role_of(network_tags, name),
+        private_ip=(first_nic.get("networkIP") or None) if first_nic else None,
+        public_ip=addresses[0] if addresses else None,
+        network=(last_segment(first_nic.get("network", "")) or None) if first_nic else None,
+        provider_id=format_provider_id(project, zone, name),
+        cluster_name_key=f"{cluster}/{name}" if cluster else None,
     )
 
 
-def ephemeral_ips(project: str, inst: compute_v1.Instance, record: InstanceRecord,
+def ephemeral_ips(project: str, instance: Mapping[str, Any] | compute_v1.Instance, record: InstanceRecord,
                   reserved: Container[str]) -> Iterator[IPRecord]:
     """The instance's external NAT IPs that are not a reserved Address (those come as Address)."""
+    inst = api_json(instance)
+    self_link = inst.get("selfLink")
     seen: set[str] = set()
-    for nic in inst.network_interfaces:
-        for access in nic.access_configs:
-            address = access.nat_i_p
+    for nic in inst.get("networkInterfaces") or ():
+        for access in nic.get("accessConfigs") or ():
+            address = access.get("natIP")
             if not address or address in reserved or address in seen:
                 continue
             seen.add(address)
@@ -90,7 +101,7 @@ def ephemeral_ips(project: str, inst: compute_v1.Instance, record: InstanceRecor
                 account_id=project,
                 region=record.region,
                 zone=record.zone,
-                name=access.name or None,
+                name=access.get("name") or None,
                 state="in_use",
                 created=record.created,
                 cluster=record.cluster,
@@ -98,7 +109,7 @@ def ephemeral_ips(project: str, inst: compute_v1.Instance, record: InstanceRecor
                 ephemeral=True,
                 allocation="dynamic",
                 attached=True,
-                attached_to=resource_path(inst.self_link) if inst.self_link else record.uid,
+                attached_to=resource_path(self_link) if self_link else record.uid,
                 instance_ref=record.uid,
             )
 
@@ -108,14 +119,10 @@ def collect_instances(client: compute_v1.InstancesClient, project: str,
                       retry: Retry | None = None,
                       page_size: int | None = None, timeout: float | None = None,
                       max_pages: int = DEFAULT_MAX_PAGES) -> Iterator[Record]:
-    """Every instance of the project (all zones, page by page) and its ephemeral external IPs."""
-    request = compute_v1.AggregatedListInstancesRequest(project=project)
-    if page_size:
-        request.max_results = page_size
-    how = retry if retry is not None else gapic_v1.method.DEFAULT
-    pager = client.aggregated_list(request=request, retry=how, timeout=timeout or gapic_v1.method.DEFAULT)
-    for _scope, scoped in aggregated_items(pager, f"instances of {project}", max_pages):
-        for inst in scoped.instances:
-            record = instance_record(project, inst)
-            yield record
-            yield from ephemeral_ips(project, inst, record, reserved_ips)
+    """Every instance of the project (all zones, page by page, as JSON through the client's own
+    transport: collectors/gcp/rest.py) and its ephemeral external IPs."""
+    for _scope, inst in aggregated_items(client, project, "instances", f"instances of {project}", retry, page_size,
+                                         timeout, max_pages):
+        record = instance_record(project, inst)
+        yield record
+        yield from ephemeral_ips(project, inst, record, reserved_ips)

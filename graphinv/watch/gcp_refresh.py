@@ -60,7 +60,7 @@ class GcpVmReader:
         addresses = [a for a in iter_addresses(clients.addresses, clients.global_addresses, project, retry,
                                                None, self.collector.timeout, self.collector.settings.max_pages)
                      if is_external(a)]
-        reserved = frozenset(a.address for a in addresses if a.address)
+        reserved = frozenset(a["address"] for a in addresses if a.get("address"))
         instance = instance_record(project, inst)
         own: list[Record] = [instance, *ephemeral_ips(project, inst, instance, reserved)]
         disks: list[Record] = []
@@ -86,7 +86,7 @@ class GcpVmReader:
         link = resource_path(inst.self_link) if inst.self_link else instance.uid
         nat = {ac.nat_i_p for nic in inst.network_interfaces for ac in nic.access_configs if ac.nat_i_p}
         ips: list[Record] = [address_record(project, a) for a in addresses
-                             if any(resource_path(u) == link for u in a.users) or a.address in nat]
+                             if any(resource_path(u) == link for u in a.get("users") or ()) or a.get("address") in nat]
         wide = ACCOUNT_WIDE
         kind = INSTANCES_WITH_OWN_IPS
         return [(Scope(SOURCE, project, wide, kind.label, kind.also), own),
