@@ -4,8 +4,8 @@ The generated REST clients retry only 503 and deadline errors by default (see
 `compute_v1/services/*/transports/base.py`); a 429 would fail the scope at once, and
 google.api_core's own `Retry` sleeps on its exponential schedule, ignoring Retry-After.
 `RetryAfter` is a `Retry` whose decorator waits at least what the server asked for; it is passed as
-the documented `retry=` argument of each call (the pagers hand it on to every page request).
-Nothing in the SDK is patched.
+the `retry=` argument of each list (collectors/gcp/rest.py wraps every page request with it, as the
+clients' pagers do) and of the clients' own calls. Nothing in the SDK is patched.
 """
 
 from __future__ import annotations
