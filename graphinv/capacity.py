@@ -32,7 +32,8 @@ OPTIONAL CALL (i, s, cloud) {
   RETURN p ORDER BY CASE WHEN p.cloud_profile = s.cloud_profile THEN 0 ELSE 1 END, p.uid LIMIT 1
 }
 WITH i, coalesce(cloud, p) AS mt
-RETURN i.uid AS uid, mt.vcpus AS vcpus, mt.memory_mib AS memory_mib, mt.gpu_count AS gpus, mt.gpu_model AS gpu_model
+RETURN collect({uid: i.uid, vcpus: mt.vcpus, memory_mib: mt.memory_mib, gpus: mt.gpu_count, gpu_model: mt.gpu_model})
+  AS rows
 """
 HARDWARE_COLUMNS = ("vcpus", "memory_mib", "gpus", "gpu_model")
 
@@ -51,7 +52,7 @@ def add_hardware(graph: Graph, rows: list[dict[str, Any]]) -> list[dict[str, Any
     """Report rows (orphan findings) gain their VM's vcpus, memory_mib, gpus and gpu_model; rows of
     disks and IPs, and VMs of a type no source describes, get None."""
     uids = [r["uid"] for r in rows if r.get("kind") == "instance"]
-    found = {r["uid"]: r for r in graph.run_read(_HARDWARE, {"uids": uids})} if uids else {}
+    found = {r["uid"]: r for r in graph.read_collected(_HARDWARE, {"uids": uids})} if uids else {}
     for row in rows:
         hardware = found.get(row["uid"]) if row.get("kind") == "instance" else None
         row.update({c: hardware[c] if hardware else None for c in HARDWARE_COLUMNS})

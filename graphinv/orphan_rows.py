@@ -30,14 +30,11 @@ def micros(expr: str) -> str:
             f"THEN ({expr}).epochSeconds * 1000000 + ({expr}).microsecond ELSE {expr} END")
 
 
-def _micros(column: str) -> str:
-    return f"{micros(column)} AS {column}"
-
-
 def wrapped(query: NamedQuery) -> str:
-    """The query's text inside `CALL () {}`, returning its columns with the timestamps as integers."""
-    columns = ", ".join(PLAIN_COLUMNS + tuple(_micros(c) for c in TIME_COLUMNS))
-    return f"CALL () {{\n{query.text}\n}}\nRETURN {columns}"
+    """The query's text inside `CALL () {}`, returning all its rows in one record (graphinv.db.collected)
+    with the timestamps as integers."""
+    fields = ", ".join([f"{c}: {c}" for c in PLAIN_COLUMNS] + [f"{c}: {micros(c)}" for c in TIME_COLUMNS])
+    return f"CALL () {{\n{query.text}\n}}\nRETURN collect({{{fields}}}) AS rows"
 
 
 def as_datetime(value: Any) -> Any:
@@ -49,8 +46,8 @@ def as_datetime(value: Any) -> Any:
 
 def primitive_rows(graph: Graph, query: NamedQuery, **params: Any) -> list[dict[str, Any]]:
     """The rows of `query` (an orphan query) with `created`/`first_seen` as datetimes decoded from integers.
-    The rows hold only primitives, so `run_read` skips `Record.data()`'s walk over them (graphinv.db.row_of)."""
-    rows = graph.run_read(wrapped(query), query.bind(params))
+    All rows come in one record, which the driver decodes far faster than one record per row."""
+    rows = graph.read_collected(wrapped(query), query.bind(params))
     for row in rows:
         row["created"] = as_datetime(row["created"])
         row["first_seen"] = as_datetime(row["first_seen"])

@@ -63,6 +63,9 @@ class RequestGraph(Graph):
         over every nested value (the compiled GraphQL queries return only primitives)."""
         return self._run(query, params, lambda result: [record.values() for record in result])
 
+    def read_collected(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self._run(query, params, lambda result: result.single(strict=True)[0])
+
     def _run(self, query: str, params: Mapping[str, Any] | None, consume: Callable[[neo4j.Result], T]) -> T:
         with self._lock:
             self.round_trips += 1

@@ -37,7 +37,8 @@ class ReportScope(Protocol):
     older_than: timedelta | None
 
 
-# Timestamps leave Neo4j as integer epoch microseconds (graphinv/orphan_rows.py says why).
+# Timestamps leave Neo4j as integer epoch microseconds (graphinv/orphan_rows.py says why), and all rows
+# in one record (graphinv.db.Graph.read_collected says why).
 ANNOTATE_QUERY = f"""
 UNWIND $keys AS key
 OPTIONAL MATCH (f:OrphanFinding {{uid: key.kind + ':' + key.uid}})
@@ -47,11 +48,11 @@ CALL (key) {{
   RETURN c ORDER BY c.at DESC LIMIT 1
 }}
 OPTIONAL MATCH (d:Disk {{uid: key.uid}})
-RETURN key.uid AS uid,
-  CASE WHEN f.closed_at IS NULL THEN {micros("f.orphan_since")} END AS orphan_since,
-  c.rel AS lost_rel, c.node_label AS lost_label, c.node_uid AS lost_uid, {micros("c.at")} AS lost_at,
-  {micros("d.last_detached")} AS last_detached,
-  a.reason AS ack_reason, a.by AS ack_by, {micros("a.until")} AS ack_until
+RETURN collect({{uid: key.uid,
+  orphan_since: CASE WHEN f.closed_at IS NULL THEN {micros("f.orphan_since")} END,
+  lost_rel: c.rel, lost_label: c.node_label, lost_uid: c.node_uid, lost_at: {micros("c.at")},
+  last_detached: {micros("d.last_detached")},
+  ack_reason: a.reason, ack_by: a.by, ack_until: {micros("a.until")}}}) AS rows
 """
 
 RECORD_QUERY = """
@@ -116,7 +117,8 @@ def apply_lifecycle(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope
         _record(graph, rows, scope, now)
         return rows
     keys = [{"kind": r["kind"], "uid": r["uid"]} for r in rows]
-    found = {r["uid"]: r for r in graph.run_read(ANNOTATE_QUERY, {"keys": keys, "now": now, "rels": EVIDENCE_RELS})}
+    params = {"keys": keys, "now": now, "rels": EVIDENCE_RELS}
+    found = {r["uid"]: r for r in graph.read_collected(ANNOTATE_QUERY, params)}
     for row in rows:
         info = found.get(row["uid"], {})
         row["evidence"] = _evidence(row, info)
