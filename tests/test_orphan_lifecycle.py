@@ -34,8 +34,11 @@ def test_orphan_since_evidence_closing_and_acks(graph: Graph, neo4j_connection: 
     assert first[gone_vm]["verdict"] == "orphan" and first[gone_vm]["orphan_since"]
     since = findings(graph)[gone_vm]["since"]
     assert since is not None and findings(graph)[gone_vm]["closed"] is None
+    written = graph.run_read("MATCH (f:OrphanFinding) RETURN f.uid AS uid, f.last_seen AS at ORDER BY uid")
     again = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
     assert again[gone_vm]["orphan_since"] == first[gone_vm]["orphan_since"]  # the first judgement stays
+    # A report that repeats the last one writes nothing to the findings it already holds.
+    assert graph.run_read("MATCH (f:OrphanFinding) RETURN f.uid AS uid, f.last_seen AS at ORDER BY uid") == written
 
     edited = planned_edit(land)
     collect(graph, edited, tmp_path / "two", clouds_first=True)

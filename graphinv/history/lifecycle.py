@@ -50,6 +50,8 @@ CALL (key) {{
 OPTIONAL MATCH (d:Disk {{uid: key.uid}})
 RETURN collect({{uid: key.uid,
   orphan_since: CASE WHEN f.closed_at IS NULL THEN {micros("f.orphan_since")} END,
+  recorded: CASE WHEN f.closed_at IS NULL AND f.orphan_since IS NOT NULL
+    THEN [f.provider, f.account, f.project, f.evidence] END,
   lost_rel: c.rel, lost_label: c.node_label, lost_uid: c.node_uid, lost_at: {micros("c.at")},
   last_detached: {micros("d.last_detached")},
   ack_reason: a.reason, ack_by: a.by, ack_until: {micros("a.until")}}}) AS rows
@@ -93,10 +95,16 @@ def _evidence(row: dict[str, Any], found: dict[str, Any]) -> str | None:
     return None
 
 
-def _record(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope, now: datetime) -> None:
+def _record(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope, now: datetime,
+            recorded: dict[str, Any] | None = None) -> None:
+    """Open (or update) the findings of the rows judged orphan, and close the scope's findings no longer
+    listed. A finding already open with the same provider, account, project and evidence (`recorded`,
+    from ANNOTATE_QUERY) is left as it is: a report that repeats the last one writes nothing for it."""
+    recorded = recorded or {}
     orphans = [{"kind": r["kind"], "uid": r["uid"], "provider": r.get("provider"), "account": r.get("account"),
                 "project": r.get("project"), "evidence": r.get("evidence")}
-               for r in rows if r.get("verdict") == "orphan"]
+               for r in rows if r.get("verdict") == "orphan"
+               and recorded.get(r["uid"]) != [r.get("provider"), r.get("account"), r.get("project"), r.get("evidence")]]
     try:
         if orphans:
             graph.run_write(RECORD_QUERY, {"orphans": orphans, "now": now})
@@ -131,7 +139,7 @@ def apply_lifecycle(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope
         row["acked"] = info.get("ack_by") is not None
         row["ack"] = (f"{info['ack_by']}: {info['ack_reason']}" + (f" (until {until.isoformat()})" if until else "")
                       if row["acked"] else None)
-    _record(graph, rows, scope, now)
+    _record(graph, rows, scope, now, {uid: info["recorded"] for uid, info in found.items() if info["recorded"]})
     if SHOW_ACKED.get():
         return rows
     return [r for r in rows if not r["acked"]]
