@@ -5,8 +5,9 @@ so only the lookups the model adds for queries are taken away), in the same proc
 With --report: the orphan report itself at --instances VMs of which --orphans have lost their machine:
 the three orphan queries as written (Neo4j DateTime values, a record per row), with integer
 timestamps and a record per row, as the report runs them (integer timestamps, all rows in one record:
-graphinv/orphan_rows.py), and a count-only floor (Neo4j's own time), all in this process; then `graphinv orphans --format json` end to end (process start to exit) with the
-driver's Rust extension and with it blocked (pure-Python PackStream), one after the other; then
+graphinv/orphan_rows.py), and a count-only floor (Neo4j's own time), all in this process; then
+`graphinv orphans --format json` end to end (process start to exit) with the driver's Rust
+extension and with it blocked (pure-Python PackStream), one after the other; then
 `graphinv changes --since 24h` (one default page, and 10,000 rows) over the changes the load recorded.
 
 Usage: python bench/queries.py [--instances 100000] [--runs 7]
