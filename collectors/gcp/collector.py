@@ -8,7 +8,7 @@ own three scopes; the fetch raises (google.api_core exceptions) and never return
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from google.api_core.client_options import ClientOptions
 from google.cloud import compute_v1
@@ -18,7 +18,7 @@ from collectors.contract import ACCOUNT_WIDE, INSTANCES_WITH_OWN_IPS, Account, C
 from collectors.contract import plan as plan_scopes
 from collectors.gcp.addresses import collect_addresses, reserved_external_ips
 from collectors.gcp.catalogue import collect_machine_types
-from collectors.gcp.clients import GcpClients, build_clients, load_credentials
+from collectors.gcp.clients import load_credentials
 from collectors.gcp.disks import collect_disks
 from collectors.gcp.instances import collect_instances
 from collectors.gcp.retry import RetryAfter
@@ -27,6 +27,7 @@ from collectors.records import Record
 from collectors.scope import ScopeTask
 
 SOURCE = "gcp"
+C = TypeVar("C")
 
 
 class GcpCollector(CloudCollector):
@@ -50,20 +51,24 @@ class GcpCollector(CloudCollector):
     def _options(self) -> ClientOptions | None:
         return ClientOptions(api_endpoint=self.settings.api_endpoint) if self.settings.api_endpoint else None
 
-    def _clients(self) -> GcpClients:
-        # Fresh clients per fetch: each has its own HTTP session, so threads share none.
-        return build_clients(self.credentials, self.settings.api_endpoint)
+    def _client(self, kind: type[C]) -> C:
+        # A fresh client per fetch: each has its own HTTP session, so threads share none. Only the
+        # clients a read uses are built (an InstancesClient alone prepares some 90 wrapped methods).
+        return kind(transport="rest", credentials=self.credentials, client_options=self._options())  # type: ignore[call-arg]
+
+    def _address_clients(self) -> tuple[compute_v1.AddressesClient, compute_v1.GlobalAddressesClient]:
+        return self._client(compute_v1.AddressesClient), self._client(compute_v1.GlobalAddressesClient)
 
     def instances(self, account: Account, region: str) -> Iterator[Record]:
-        clients, s = self._clients(), self.settings
-        reserved = reserved_external_ips(clients.addresses, clients.global_addresses, account.id, self.retry,
-                                         self.timeout, s.max_pages)
-        yield from collect_instances(clients.instances, account.id, reserved, self.retry, s.page_size, self.timeout,
-                                     s.max_pages)
+        s = self.settings
+        reserved = reserved_external_ips(*self._address_clients(), account.id, self.retry, self.timeout, s.max_pages)
+        yield from collect_instances(self._client(compute_v1.InstancesClient), account.id, reserved, self.retry,
+                                     s.page_size, self.timeout, s.max_pages)
 
     def disks(self, account: Account, region: str) -> Iterator[Record]:
         s = self.settings
-        yield from collect_disks(self._clients().disks, account.id, self.retry, s.page_size, self.timeout, s.max_pages)
+        yield from collect_disks(self._client(compute_v1.DisksClient), account.id, self.retry, s.page_size,
+                                 self.timeout, s.max_pages)
 
     def kinds(self, account: Account) -> Sequence[Kind]:
         return (*super().kinds(account), MACHINE_TYPES)
@@ -71,15 +76,14 @@ class GcpCollector(CloudCollector):
     def machine_types(self, account: Account, region: str) -> Iterator[Record]:
         # One aggregated list covers every zone of the project; its catalogue is read once per collection.
         s = self.settings
-        client = compute_v1.MachineTypesClient(transport="rest", credentials=self.credentials,
-                                               client_options=self._options())
+        client = self._client(compute_v1.MachineTypesClient)
         yield from self.catalogue.get(account.id, lambda: collect_machine_types(
             client, account.id, self.retry, s.page_size, self.timeout, s.max_pages))
 
     def ips(self, account: Account, region: str) -> Iterator[Record]:
-        clients, s = self._clients(), self.settings
-        yield from collect_addresses(clients.addresses, clients.global_addresses, account.id, self.retry, s.page_size,
-                                     self.timeout, s.max_pages)
+        s = self.settings
+        yield from collect_addresses(*self._address_clients(), account.id, self.retry, s.page_size, self.timeout,
+                                     s.max_pages)
 
 
 def plan(settings: GcpSettings | Mapping[str, Any]) -> list[ScopeTask]:

@@ -3,7 +3,7 @@
 The generated clients parse every answer into protobuf messages and wrap them in proto-plus
 objects, which costs more CPU than the request that brought them. These lists send the same GETs
 the clients' REST transports send (same path, `maxResults`/`pageToken` query, routing and
-`x-goog-api-client` headers) through the client's own transport: its `AuthorizedSession` (the
+`x-goog-api-client` and API version headers) through the client's own transport: its `AuthorizedSession` (the
 client's credentials, token refresh, mTLS and api endpoint from client_options). Each page request
 is wrapped the way the client wraps it (google.api_core's `wrap_method` with the RPC's default
 retry and timeout, overridden by the `retry=`/`timeout=` a caller passes), errors are raised as the
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from google.api_core import exceptions as core_exceptions
-from google.api_core import gapic_v1
+from google.api_core import gapic_v1, version_header
 from google.cloud.compute_v1.services.instances.transports.base import DEFAULT_CLIENT_INFO
 from google.protobuf import json_format
 
@@ -32,6 +32,9 @@ Json = dict[str, Any]
 # The REST paths of the lists read (the clients' http options for these RPCs).
 AGGREGATED_PATH = "/compute/v1/projects/{project}/aggregated/{kind}"
 GLOBAL_ADDRESSES_PATH = "/compute/v1/projects/{project}/global/addresses"
+# The API version the installed google-cloud-compute (1.57) names in each call's headers; the
+# mappers read the answers of this version.
+API_VERSION = "2026-09-01"
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> Json:
@@ -67,11 +70,13 @@ def api_json(item: Mapping[str, Any] | Any) -> Mapping[str, Any]:
 
 def _page_caller(client: Any, rpc: str, url: str, project: str) -> Callable[..., Json]:
     """A page GET wrapped as the client wraps its `rpc`: that RPC's default retry and timeout, the
-    client's metadata headers and the routing header of the project."""
+    client's metadata headers, the routing header of the project and the API version."""
+    client._validate_universe_domain()  # as each client call does: the credentials are for this endpoint
     transport = client.transport
     session = transport._session  # the REST transport's AuthorizedSession
     sdk_call = transport._wrapped_methods[getattr(transport, rpc)]
-    routing = gapic_v1.routing_header.to_grpc_metadata((("project", project),))
+    call_metadata = [gapic_v1.routing_header.to_grpc_metadata((("project", project),)),
+                     version_header.to_api_version_header(API_VERSION)]
 
     def get_page(query: list[tuple[str, str]], what: str, *, timeout: float | None = None,
                  metadata: Any = ()) -> Json:
@@ -86,7 +91,7 @@ def _page_caller(client: Any, rpc: str, url: str, project: str) -> Callable[...,
 
     def call(query: list[tuple[str, str]], what: str, retry: Any, timeout: float | None) -> Json:
         return wrapped(query, what, retry=retry if retry is not None else gapic_v1.method.DEFAULT,
-                       timeout=timeout or gapic_v1.method.DEFAULT, metadata=[routing])
+                       timeout=timeout or gapic_v1.method.DEFAULT, metadata=call_metadata)
 
     return call
 
