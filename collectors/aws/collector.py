@@ -8,13 +8,14 @@ read normally.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from collectors.aws.catalogue import collect_instance_types
 from collectors.aws.collect import collect_addresses, collect_instances, collect_volumes
 from collectors.aws.mapping import PROVIDER
-from collectors.aws.session import Ec2Clients, assumed_session, base_session
+from collectors.aws.session import BaseSts, Ec2Clients, assumed_session, base_session
 from collectors.aws.settings import AwsSettings
 from collectors.catalogue import MACHINE_TYPES, RegionCatalogue
 from collectors.contract import INSTANCES_WITH_OWN_IPS, Account, CloudCollector, Kind, typed
@@ -47,9 +48,13 @@ class AwsCollector(CloudCollector):
 
     def accounts(self) -> Iterator[Account]:
         base = base_session(self.settings)
+        sts = BaseSts(base, self.settings)
+        base_lock = threading.Lock()  # the accounts read with the base session's own keys build clients from it
         for configured in self.settings.accounts:
-            session = assumed_session(base, self.settings, configured) if configured.role_arn else base
-            clients = Ec2Clients(session, self.settings)
+            if configured.role_arn:
+                clients = Ec2Clients(assumed_session(sts, self.settings, configured), self.settings)
+            else:
+                clients = Ec2Clients(base, self.settings, base_lock)
             # Without an id in the config (and no role ARN to read it from), ask STS whose keys these are.
             account_id = configured.id or str(clients.sts().get_caller_identity()["Account"])
             yield Account(account_id, handle=(clients, tuple(configured.regions)))
