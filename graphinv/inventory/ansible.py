@@ -36,11 +36,12 @@ OPTIONAL MATCH (s:Shoot)-[:OWNS_VM]->(i)
 OPTIONAL MATCH (p:Project)-[:HAS_SHOOT]->(s)
 OPTIONAL MATCH (m:Machine)-[:RUNS_ON]->(i)
 WITH i, s, p, collect(m.name)[0] AS machine
-RETURN i.uid AS uid, i.name AS name, i.provider AS provider, i.account_id AS account, i.region AS region,
-       i.zone AS zone, i.instance_type AS instance_type, i.state AS state, i.private_ip AS private_ip,
-       i.public_ip AS public_ip, i.tags AS tags, i.cluster AS cluster, i.role AS role,
-       s.technical_id AS shoot_technical_id, s.seed_name AS seed, s.workers AS workers, p.name AS project,
-       machine
+// All rows in one record: the driver's cost is per record (graphinv.db.Graph.read_collected).
+RETURN collect({uid: i.uid, name: i.name, provider: i.provider, account: i.account_id, region: i.region,
+       zone: i.zone, instance_type: i.instance_type, state: i.state, private_ip: i.private_ip,
+       public_ip: i.public_ip, tags: i.tags, cluster: i.cluster, role: i.role,
+       shoot_technical_id: s.technical_id, seed: s.seed_name, workers: s.workers, project: p.name,
+       machine: machine}) AS rows
 """
 # Names that two or more live VMs share, with the accounts of those VMs: one pass over the VMs
 # (a per-VM count of its namesakes was a scan per VM, quadratic in the landscape).
@@ -140,7 +141,7 @@ def _groups_of(row: dict[str, Any], verdict: str | None) -> Iterator[tuple[str, 
 def build_inventory(graph: Graph, filt: InventoryFilter, judge: OrphanFilter,
                     host_address: str = "private") -> dict[str, Any]:
     """The whole `--list` document. `judge` carries the staleness the orphan verdicts use."""
-    rows = graph.run_read(INSTANCES, {"provider": filt.provider, "project": filt.project, "shoot": filt.shoot,
+    rows = graph.read_collected(INSTANCES, {"provider": filt.provider, "project": filt.project, "shoot": filt.shoot,
                                       "terminated": list(TERMINATED)})
     shared = {r["name"]: r["accounts"] for r in graph.run_read(SHARED_NAMES, {"terminated": list(TERMINATED)})}
     scope = OrphanFilter(provider=filt.provider, project=filt.project, kind="instance",
