@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import google.auth
+from google.api_core import exceptions as core_exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth import aws, identity_pool, pluggable
 from google.auth.credentials import AnonymousCredentials, Credentials
-from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
+from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError, RefreshError
 from google.cloud import compute_v1
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
@@ -27,8 +29,36 @@ from google.oauth2 import service_account
 READ_ONLY_SCOPE = "https://www.googleapis.com/auth/compute.readonly"
 
 
+T = TypeVar("T")
+
+
 class GcpConfigError(ValueError):
     """The gcp config section cannot be used; the message never holds credential content."""
+
+
+class GcpCredentialsRefused(RuntimeError):
+    """The API (401) or a token endpoint refused the configured credentials. The message names them
+    (a file by its path) and what was answered, never their content."""
+
+
+def credentials_name(spec: str) -> str:
+    if spec == "adc":
+        return "Application Default Credentials"
+    if spec == "anonymous":
+        return "anonymous access"
+    return f"credentials file {spec!r}"
+
+
+def naming_refused_credentials(spec: str, records: Iterator[T]) -> Iterator[T]:
+    """`records`; a refusal of the credentials fails with an error that says which were refused
+    (the SDK's error names only the URL, which is the same for every key)."""
+    try:
+        yield from records
+    except (core_exceptions.Unauthorized, RefreshError) as exc:
+        # RefreshError's first argument is its message; the second, the token endpoint's answer.
+        said = str(exc.args[0] if isinstance(exc, RefreshError) and exc.args else exc)
+        first = next((line.strip() for line in said.splitlines() if line.strip()), type(exc).__name__)
+        raise GcpCredentialsRefused(f"gcp: {credentials_name(spec)} refused: {first[:300]}") from None
 
 
 @dataclass

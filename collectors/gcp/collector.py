@@ -7,7 +7,8 @@ own three scopes; the fetch raises (google.api_core exceptions) and never return
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from google.api_core.client_options import ClientOptions
@@ -18,7 +19,7 @@ from collectors.contract import ACCOUNT_WIDE, INSTANCES_WITH_OWN_IPS, Account, C
 from collectors.contract import plan as plan_scopes
 from collectors.gcp.addresses import collect_addresses, reserved_external_ips
 from collectors.gcp.catalogue import collect_machine_types
-from collectors.gcp.clients import load_credentials
+from collectors.gcp.clients import load_credentials, naming_refused_credentials
 from collectors.gcp.disks import collect_disks
 from collectors.gcp.instances import collect_instances
 from collectors.gcp.retry import RetryAfter
@@ -28,6 +29,15 @@ from collectors.scope import ScopeTask
 
 SOURCE = "gcp"
 C = TypeVar("C")
+Read = Callable[["GcpCollector", Account, str], Iterator[Record]]
+
+
+def _names_refused_credentials(read: Read) -> Read:
+    """A read whose refused credentials fail it with an error naming them (clients.py)."""
+    @functools.wraps(read)
+    def named(self: GcpCollector, account: Account, region: str) -> Iterator[Record]:
+        return naming_refused_credentials(self.settings.credentials, read(self, account, region))
+    return named
 
 
 class GcpCollector(CloudCollector):
@@ -59,12 +69,14 @@ class GcpCollector(CloudCollector):
     def _address_clients(self) -> tuple[compute_v1.AddressesClient, compute_v1.GlobalAddressesClient]:
         return self._client(compute_v1.AddressesClient), self._client(compute_v1.GlobalAddressesClient)
 
+    @_names_refused_credentials
     def instances(self, account: Account, region: str) -> Iterator[Record]:
         s = self.settings
         reserved = reserved_external_ips(*self._address_clients(), account.id, self.retry, self.timeout, s.max_pages)
         yield from collect_instances(self._client(compute_v1.InstancesClient), account.id, reserved, self.retry,
                                      s.page_size, self.timeout, s.max_pages)
 
+    @_names_refused_credentials
     def disks(self, account: Account, region: str) -> Iterator[Record]:
         s = self.settings
         yield from collect_disks(self._client(compute_v1.DisksClient), account.id, self.retry, s.page_size,
@@ -73,6 +85,7 @@ class GcpCollector(CloudCollector):
     def kinds(self, account: Account) -> Sequence[Kind]:
         return (*super().kinds(account), MACHINE_TYPES)
 
+    @_names_refused_credentials
     def machine_types(self, account: Account, region: str) -> Iterator[Record]:
         # One aggregated list covers every zone of the project; its catalogue is read once per collection.
         s = self.settings
@@ -80,6 +93,7 @@ class GcpCollector(CloudCollector):
         yield from self.catalogue.get(account.id, lambda: collect_machine_types(
             client, account.id, self.retry, s.page_size, self.timeout, s.max_pages))
 
+    @_names_refused_credentials
     def ips(self, account: Account, region: str) -> Iterator[Record]:
         s = self.settings
         yield from collect_addresses(*self._address_clients(), account.id, self.retry, s.page_size, self.timeout,

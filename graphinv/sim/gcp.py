@@ -28,6 +28,13 @@ How the landscape maps onto GCP:
 - faults are per project, because every read here is project-wide: `access: forbidden` on the
   account or on any of its regions makes the project answer 403; `throttle_times` of the account
   and its regions add up to the number of 429s (Retry-After: 0) the project answers first.
+
+Authentication: by default none (the collector's `credentials: anonymous`). With
+`auth="service_account"` the simulator owns a service account (graphinv/sim/gcp_auth.py): it writes
+the account's JSON key file into its work directory (`source_config()` names it as the
+credentials), serves the OAuth2 token endpoint at `POST /token` (the key file's token_uri), and every
+Compute call needs a live bearer credential of that account (an access token it issued, or a
+self-signed JWT), else 401 in the API's JSON error shape. Credentials live `token_seconds`.
 """
 
 from __future__ import annotations
@@ -39,11 +46,14 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from graphinv.sim import hardware
 from graphinv.sim.base import Throttle
 from graphinv.sim.faults import FaultPlan, fault_response, needs_answer
+from graphinv.sim.gcp_auth import TOKEN_PATH, ServiceAccountAuth
 from graphinv.sim.http import Request, Response, SimHTTPServer
 from graphinv.sim.landscape import (
     Account,
@@ -63,6 +73,8 @@ DEFAULT_DETACHED = "2025-02-01T08:00:00.000+00:00"
 MAX_RESULTS = 500
 GLOBAL = "global"
 EPHEMERAL_IP_SUFFIX = "/nat"  # resource_ids() key of an instance's own external address
+KEY_FILE = "service-account.json"  # the service account's key, in the simulator's work directory
+Auth = Literal["none", "service_account"]
 
 _NEUTRAL_TO_GCP = {
     "running": "RUNNING",
@@ -476,9 +488,14 @@ class GcpSim:
 
     provider = "gcp"
 
-    def __init__(self, landscape: Landscape, workdir: Path) -> None:
+    def __init__(self, landscape: Landscape, workdir: Path, auth: Auth = "none", token_seconds: int = 3600,
+                 signing_key: rsa.RSAPrivateKey | None = None) -> None:
+        """`auth="service_account"`: calls need a credential of the simulator's service account,
+        whose key pair is `signing_key` (or a new one) and whose credentials live `token_seconds`."""
+        if auth not in ("none", "service_account"):
+            raise ValueError("auth must be 'none' or 'service_account'")
         self.landscape = landscape
-        self.workdir = workdir
+        self.workdir = Path(workdir)
         self.throttle = Throttle()
         self.faults = FaultPlan()
         renderer = _Renderer(landscape)
@@ -488,11 +505,17 @@ class GcpSim:
         self._lock = threading.Lock()
         self._log: list[RequestLogEntry] = []
         self._server: SimHTTPServer | None = None
+        self.auth: ServiceAccountAuth | None = None
+        if auth == "service_account":
+            self.auth = ServiceAccountAuth(next(iter(self.projects), "graphinv-sim"), token_seconds, signing_key)
+        self.key_file: Path | None = None  # written when the simulator starts
 
     # -- CloudSim -------------------------------------------------------------------------------
     def start(self) -> None:
         if self._server is None:
             self._server = SimHTTPServer(self.handle, name="gcp-sim").start()
+            if self.auth is not None:
+                self.key_file = self.auth.write_key_file(self.workdir / KEY_FILE, self.token_uri)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -504,6 +527,10 @@ class GcpSim:
         if self._server is None:
             raise RuntimeError("the gcp simulator is not started")
         return self._server.url
+
+    @property
+    def token_uri(self) -> str:
+        return f"{self.url}{TOKEN_PATH}"
 
     def provider_ids(self) -> dict[str, str]:
         ids: dict[str, str] = {}
@@ -522,7 +549,8 @@ class GcpSim:
         return dict(self._resource_ids)
 
     def source_config(self) -> dict[str, Any]:
-        return {"api_endpoint": self.url, "credentials": "anonymous", "projects": list(self.projects)}
+        credentials = "anonymous" if self.key_file is None else str(self.key_file)
+        return {"api_endpoint": self.url, "credentials": credentials, "projects": list(self.projects)}
 
     # -- what tests look at ---------------------------------------------------------------------
     @property
@@ -536,6 +564,11 @@ class GcpSim:
 
     # -- HTTP -----------------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        answered = self._authenticate(request)
+        if answered is not None:
+            with self._lock:
+                self._log.append(RequestLogEntry(request.method, request.path, request.query, answered.status))
+            return answered
         fault = self._due_fault(request)
         if fault is not None and not needs_answer(fault):
             response = fault_response(fault, "json")
@@ -546,6 +579,17 @@ class GcpSim:
         with self._lock:
             self._log.append(RequestLogEntry(request.method, request.path, request.query, response.status))
         return response
+
+    def _authenticate(self, request: Request) -> Response | None:
+        """The token endpoint's answer, or the API's refusal of a request without a live
+        credential; None to go on (always, without `auth`)."""
+        if self.auth is None:
+            return None
+        if request.path == TOKEN_PATH:
+            if request.method != "POST":
+                return _error(405, f"method {request.method} is not simulated", "notImplemented")
+            return self.auth.token(request, self.token_uri)
+        return self.auth.refusal(request)
 
     def _due_fault(self, request: Request) -> Fault | None:
         """Every read is project-wide: the faults of the account and of all its regions count."""

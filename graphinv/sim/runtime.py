@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -42,13 +43,20 @@ class SimulatorStartError(RuntimeError):
 
 class SimulatedLandscape:
     def __init__(self, landscape: Landscape, workdir: str | Path, aws_engine: AwsEngine = "native",
-                 gardener_options: GardenerAPIOptions | None = None) -> None:
+                 gardener_options: GardenerAPIOptions | None = None,
+                 cloud_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """`cloud_options`: provider -> keyword arguments of its simulator, e.g.
+        `{"gcp": {"auth": "service_account"}}` (config() then names the service account's key file)."""
         if aws_engine not in ("native", "moto"):
             raise ValueError("aws_engine must be 'native' or 'moto'")
+        unknown = sorted(set(cloud_options or {}) - set(CLOUD_SIMS))
+        if unknown:
+            raise ValueError(f"cloud_options for unknown providers: {', '.join(unknown)}")
         self.landscape = landscape
         self.workdir = Path(workdir)
         self.aws_engine = aws_engine
         self.gardener_options = gardener_options
+        self.cloud_options = {provider: dict(options) for provider, options in (cloud_options or {}).items()}
         self.clouds: dict[str, CloudSim] = {}
         self.gardener: GardenerSim | None = None
 
@@ -65,8 +73,8 @@ class SimulatedLandscape:
             if "engine" not in inspect.signature(cls).parameters:
                 raise SimulatorStartError(f"{module_name}.{class_name} takes no engine= argument; "
                                           f"aws_engine={self.aws_engine!r} is not available")
-            return cls(self.landscape, workdir, engine=self.aws_engine)
-        return cls(self.landscape, workdir)
+            return cls(self.landscape, workdir, engine=self.aws_engine, **self.cloud_options.get(provider, {}))
+        return cls(self.landscape, workdir, **self.cloud_options.get(provider, {}))
 
     def start(self) -> SimulatedLandscape:
         self.workdir.mkdir(parents=True, exist_ok=True)
