@@ -16,7 +16,10 @@ import threading
 _SECRET_WORD = (r"[A-Za-z]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|signature|credential|auth)"
                 r"[A-Za-z]*")
 _SEGMENT = r"[A-Za-z0-9]+"
-_SECRET_KEY = rf"(?<![\w.-])((?:{_SEGMENT}[_.-])*{_SECRET_WORD}(?:[_.-]{_SEGMENT})*)(?![\w.-])"
+# Words that merely contain "auth" and name an outcome, not a secret: "Unauthorized: 401 GET ..."
+# is an HTTP status line, and its status must stay readable.
+_NOT_A_KEY = r"(?!(?:un)?authori[sz]ed(?![\w.-])|authenticated(?![\w.-]))"
+_SECRET_KEY = rf"(?<![\w.-]){_NOT_A_KEY}((?:{_SEGMENT}[_.-])*{_SECRET_WORD}(?:[_.-]{_SEGMENT})*)(?![\w.-])"
 
 _PATTERNS = [
     # Before the key=value rule, or "Authorization: Bearer X" would mask only the word "Bearer".

@@ -198,6 +198,10 @@ def test_every_documented_config_loads(label: str, doc: dict[str, Any]) -> None:
     ("auth: foo", "auth: ***"),
     ("https://user:pw@host/x", "https://***:***@host/x"),
     ("AKIAABCDEFGHIJKLMNOP used", "*** used"),
+    ("Unauthorized: 401 GET https://compute.example/x", "Unauthorized: 401 GET https://compute.example/x"),
+    ("authorized: yes", "authorized: yes"),
+    ("authorization: abc123", "authorization: ***"),
+    ("authToken: abc123", "authToken: ***"),
 ])
 def test_redact_masks_credentials_and_leaves_names_alone(text: str, expected: str) -> None:
     assert redact(text) == expected
