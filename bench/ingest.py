@@ -6,7 +6,7 @@
 - naive: one MERGE statement per row (its own transaction), the floor; run on a sample and reported
   as a rate, because running it on the whole landscape would take hours.
 
-Usage: python bench/ingest.py [--instances 100000] [--batch-sizes 1000,2500,5000,10000]
+Usage: python bench/ingest.py [--instances 100000] [--batch-sizes 1000,2500,5000,10000] [--without-history]
 """
 
 from __future__ import annotations
@@ -122,10 +122,15 @@ def main() -> None:
     parser.add_argument("--naive-sample", type=int, default=3000)
     parser.add_argument("--ceiling-batch", type=int, default=10_000,
                         help="rows per statement of the hand-written baselines (Cartography uses 10,000)")
+    parser.add_argument("--without-history", action="store_true",
+                        help="graphinv without change capture (history.enabled: false), as the engine was "
+                             "before the change history existed")
     args = parser.parse_args()
+    capture = not args.without_history
     syn = Synthetic(args.instances)
     nodes = syn.node_count()
-    print(f"synthetic landscape: {args.instances} instances, {nodes} nodes; baselines at {args.ceiling_batch} rows")
+    print(f"synthetic landscape: {args.instances} instances, {nodes} nodes; baselines at {args.ceiling_batch} rows; "
+          f"change capture {'on' if capture else 'off'}")
     with bench_graph() as graph:
         install_schema(graph)
         # Warm the server (JIT, page cache) with a small run that is not measured.
@@ -139,11 +144,11 @@ def main() -> None:
         wipe(graph)
         results = {}
         for size in (int(s) for s in args.batch_sizes.split(",")):
-            elapsed = run_graphinv(graph, syn, size)
+            elapsed = run_graphinv(graph, syn, size, capture_changes=capture)
             results[size] = elapsed
             print(f"graphinv, batch {size:>6}:                {elapsed:8.1f} s  {nodes / elapsed:9.0f} nodes/s  "
                   f"= {nodes_only / elapsed:4.0%} of nodes-only, {ceiling / elapsed:4.0%} of hand-written")
-            again = run_graphinv(graph, syn, size)  # idempotent re-run: everything exists already
+            again = run_graphinv(graph, syn, size, capture_changes=capture)  # idempotent: everything exists
             print(f"graphinv, batch {size:>6}, re-run:        {again:8.1f} s  {nodes / again:9.0f} nodes/s")
             wipe(graph)
         count, naive = run_naive(graph, syn, args.naive_sample)
