@@ -47,6 +47,7 @@ def _kill(server: LocalNeo4j) -> None:
         os.waitpid(pid, 0)  # our child: reap it so the pid is really gone
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_neo4j_killed_mid_collection_then_restarted(crashable: LocalNeo4j, tmp_path: Path) -> None:
     landscape = generate(scale=0.05, seed=7)
