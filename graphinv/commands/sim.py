@@ -71,6 +71,14 @@ class SimGroup(TyperGroup):
         self._load()
         return super().parse_args(ctx, args)
 
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        self._load()  # also asked without parsing first (shell completion, documentation checks)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
 
 # What cli.py mounts as `sim`: empty until SimGroup loads the simulator's commands.
 sim_app = typer.Typer(cls=SimGroup, no_args_is_help=True,
