@@ -38,16 +38,6 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "workers: give one per worker (comma-separated) or run with -n 0")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Modules holding a `slow` test come first, in their usual order; the rest keep theirs. The
-    parallel run hands whole modules to workers in this order, so the longest ones start at once
-    and the workers finish together instead of one worker starting test_scaleout.py last."""
-    slow_modules = {item.module.__name__ for item in items
-                    if item.get_closest_marker("slow") is not None and isinstance(item, pytest.Function)}
-    items.sort(key=lambda item: 0 if isinstance(item, pytest.Function) and item.module.__name__ in slow_modules
-               else 1)
-
-
 def external_neo4j_uri() -> str | None:
     """This process's entry of GRAPHINV_TEST_NEO4J_URI: the n-th for xdist worker `gw<n>`."""
     uris = external_neo4j_uris()
