@@ -40,11 +40,11 @@ from graphinv.collect import CollectionSummary, run_tasks
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
 from graphinv.sim.gcp import KEY_FILE, GcpSim
-from graphinv.sim.http import LATENCY, set_latency
 from graphinv.sim.landscape import Landscape, parse_landscape
 from graphinv.sim.runtime import SimulatedLandscape
 from tests.support.gcp_credentials import leaks, with_another_key
 from tests.support.gcp_landscapes import OTHER, PROJECT, landscape_data
+from tests.support.latency import simulator_latency
 from tests.support.scopes import running
 
 LIFETIME = 2  # seconds the simulator takes a credential (a self-signed JWT's iat is in whole seconds)
@@ -65,12 +65,8 @@ def sim(landscape: Landscape, tmp_path: Path) -> Iterator[GcpSim]:
 
 @pytest.fixture
 def slow_requests() -> Iterator[None]:
-    before = (LATENCY.mean, LATENCY.jitter)
-    set_latency(SLOW, 0.0)
-    try:
+    with simulator_latency(SLOW):
         yield
-    finally:
-        set_latency(*before)
 
 
 def key_file(sim: GcpSim) -> Path:

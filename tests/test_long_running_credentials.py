@@ -25,9 +25,9 @@ from graphinv.ingest import Ingest, install_schema
 from graphinv.sim.aws import AwsSim
 from graphinv.sim.azure import AzureSim
 from graphinv.sim.generate import generate
-from graphinv.sim.http import LATENCY, set_latency
 from graphinv.sim.landscape import Landscape
 from graphinv.sim.openstack import OpenStackSim
+from tests.support.latency import simulator_latency
 from tests.support.scopes import running
 
 LIFETIME = 1  # seconds a credential lives in these tests
@@ -42,12 +42,8 @@ def landscape() -> Landscape:
 
 @pytest.fixture
 def slow_requests() -> Iterator[None]:
-    before = (LATENCY.mean, LATENCY.jitter)
-    set_latency(SLOW, 0.0)
-    try:
+    with simulator_latency(SLOW):
         yield
-    finally:
-        set_latency(*before)
 
 
 def collect(graph: Graph, tasks: list[ScopeTask]) -> CollectionSummary:
