@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graphinv.db import Graph
+from graphinv.orphan_settings import DEFAULT_STALENESS
 from graphinv.queries import load_query
 
 GROUPINGS = ("provider", "project", "shoot", "seed", "pool")
 SUMMED = ("vms", "vcpus", "memory_mib", "gpus", "unknown_vms", "orphan_vms", "orphan_vcpus", "orphan_memory_mib",
           "orphan_gpus", "unverified_vms", "unverified_vcpus", "unverified_memory_mib", "unverified_gpus")
-DEFAULT_STALENESS = timedelta(hours=6)
 # The hardware of given VMs, resolved as queries/capacity.cypher resolves it (cloud first, then profile).
 _HARDWARE = """
 UNWIND $uids AS uid

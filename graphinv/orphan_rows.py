@@ -31,7 +31,7 @@ def micros(expr: str) -> str:
 
 
 def wrapped(query: NamedQuery) -> str:
-    """The query's text inside `CALL () {}`, returning all its rows in one record (graphinv.db.collected)
+    """The query's text inside `CALL () {}`, returning all its rows in one record (graphinv.db.Graph.read_collected)
     with the timestamps as integers."""
     fields = ", ".join([f"{c}: {c}" for c in PLAIN_COLUMNS] + [f"{c}: {micros(c)}" for c in TIME_COLUMNS])
     return f"CALL () {{\n{query.text}\n}}\nRETURN collect({{{fields}}}) AS rows"

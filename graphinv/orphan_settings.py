@@ -18,7 +18,6 @@ HOURS_PER_MONTH = 730
 DEFAULT_STALENESS = timedelta(hours=6)
 
 
-
 class PriceTable:
     """Estimated monthly cost per resource from a small YAML table (see graphinv/prices.yaml)."""
 

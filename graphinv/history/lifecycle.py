@@ -79,17 +79,12 @@ RETURN count(f) AS closed
 """
 
 
-def _native(value: Any) -> Any:
-    """A timestamp of ANNOTATE_QUERY's (epoch microseconds) as a UTC datetime; None stays None."""
-    return as_datetime(value)
-
-
 def _evidence(row: dict[str, Any], found: dict[str, Any]) -> str | None:
-    at = _native(found.get("lost_at"))
+    at = as_datetime(found.get("lost_at"))
     if at is not None:
         start, rel = found["lost_label"], found["lost_rel"]
         return f"{start} {found['lost_uid']} lost its {rel} edge to it at {at.isoformat()}"
-    detached = _native(found.get("last_detached"))
+    detached = as_datetime(found.get("last_detached"))
     if detached is not None:
         return f"last detached at {detached.isoformat()}"
     return None
@@ -130,12 +125,12 @@ def apply_lifecycle(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope
     for row in rows:
         info = found.get(row["uid"], {})
         row["evidence"] = _evidence(row, info)
-        since = _native(info.get("orphan_since"))
+        since = as_datetime(info.get("orphan_since"))
         if since is None and row.get("verdict") == "orphan":
             since = now  # judged an orphan now, for the first time
         row["orphan_since"] = since.isoformat() if since else None
         row["orphan_days"] = round((now - since).total_seconds() / 86400, 2) if since else None
-        until = _native(info.get("ack_until"))
+        until = as_datetime(info.get("ack_until"))
         row["acked"] = info.get("ack_by") is not None
         row["ack"] = (f"{info['ack_by']}: {info['ack_reason']}" + (f" (until {until.isoformat()})" if until else "")
                       if row["acked"] else None)

@@ -141,8 +141,8 @@ def _groups_of(row: dict[str, Any], verdict: str | None) -> Iterator[tuple[str, 
 def build_inventory(graph: Graph, filt: InventoryFilter, judge: OrphanFilter,
                     host_address: str = "private") -> dict[str, Any]:
     """The whole `--list` document. `judge` carries the staleness the orphan verdicts use."""
-    rows = graph.read_collected(INSTANCES, {"provider": filt.provider, "project": filt.project, "shoot": filt.shoot,
-                                      "terminated": list(TERMINATED)})
+    rows = graph.read_collected(INSTANCES, {"provider": filt.provider, "project": filt.project,
+                                            "shoot": filt.shoot, "terminated": list(TERMINATED)})
     shared = {r["name"]: r["accounts"] for r in graph.run_read(SHARED_NAMES, {"terminated": list(TERMINATED)})}
     scope = OrphanFilter(provider=filt.provider, project=filt.project, kind="instance",
                          max_staleness=judge.max_staleness)
