@@ -73,6 +73,13 @@ def with_port(command: list[str], port: int) -> list[str]:
     return [*command[:at], str(port), *command[at + 1:]]
 
 
+def job_lines(scheduler: Process, source: str) -> str:
+    """For a failed assertion: what the scheduler logged about one source's jobs, minus its successes."""
+    lines = [line for line in scheduler.log().splitlines()
+             if f"source={source}" in line and " complete: " not in line]
+    return f"the jobs of {source} did not complete:\n" + "\n".join(lines[-60:])
+
+
 def gql(base: str, token: str, query: str) -> dict[str, Any]:
     response = httpx.post(f"{base}/graphql", json={"query": query}, timeout=120,
                           headers={"Authorization": f"Bearer {token}"})
@@ -138,7 +145,8 @@ def test_scheduler_and_api_run_the_shipped_config_against_the_simulated_landscap
             assert f'graphinv_job_runs_total{{job="collect:{source}",status=' in metrics, source
         # Gardener's run reports the planted refusing seed as failed; the clouds' reads are complete.
         for source in loaded.configured_sources[1:]:
-            assert f'graphinv_job_runs_total{{job="collect:{source}",status="complete"' in metrics, source
+            assert f'graphinv_job_runs_total{{job="collect:{source}",status="complete"' in metrics, \
+                job_lines(scheduler, source)
         assert "graphinv_resources_collected_total" in metrics
 
         ready = httpx.get(f"{api_url}/readyz", timeout=30)
