@@ -21,7 +21,7 @@ from graphinv.alerts.settings import AlertSettings
 from graphinv.commands.common import config, connected, emit, fail, out
 from graphinv.db import Graph
 from graphinv.scheduler.logs import FORMATS, configure_logging
-from graphinv.scheduler.service import SchedulerService, default_planner
+from graphinv.scheduler.service import SchedulerService, default_planner, import_collectors
 from graphinv.scheduler.settings import SchedulerSettings
 from graphinv.settings.root import Settings
 from graphinv.settings.types import ConfigError
@@ -78,6 +78,7 @@ def start(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+    import_collectors(cfg.sources)
     with connected(cfg) as graph:
         try:
             service = SchedulerService(graph, settings, default_planner(cfg.sources), alert_settings, alerts,

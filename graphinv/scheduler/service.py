@@ -9,6 +9,7 @@ other alerts run on their own interval or cron schedule.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -43,7 +44,7 @@ from graphinv.scheduler.ordering import CollectionBarrier
 from graphinv.scheduler.settings import Schedule, SchedulerSettings
 from graphinv.scheduler.status_server import StatusServer
 from graphinv.settings.types import ConfigError
-from graphinv.sources import plan_sources
+from graphinv.sources import configured_sources, plan_sources
 
 if TYPE_CHECKING:
     from collectors.settings import SourcesSettings
@@ -56,10 +57,33 @@ JobListener = Callable[[str, Outcome], None]
 
 
 def default_planner(sources: SourcesSettings) -> Planner:
+    """Plans a source's scopes for a collect job; a source's first plan runs alone.
+
+    Collect jobs start together on the scheduler's threads, and a source's first plan imports its
+    SDK (google-cloud-compute alone is thousands of modules). Python's import locks are per module:
+    two threads importing packages that import each other can be handed a partially initialized
+    module ("partially initialized module ..."), and a package left half-imported fails every later
+    run of the process. So the first plan of each source holds one lock; once planned, a source's
+    modules are complete and later plans run in parallel."""
+    first_plans = threading.Lock()
+    planned: set[str] = set()
+
     def plan(source: str) -> list[Any]:
-        return plan_sources(sources, [source])
+        if source in planned:
+            return plan_sources(sources, [source])
+        with first_plans:
+            tasks = plan_sources(sources, [source])
+            planned.add(source)
+            return tasks
 
     return plan
+
+
+def import_collectors(sources: SourcesSettings) -> None:
+    """Import the configured sources' collectors (and so their SDKs) on the calling thread, before
+    any job or watch thread starts: see default_planner for why imports must not race."""
+    for name in configured_sources(sources):
+        importlib.import_module(f"collectors.{name}")
 
 
 class SchedulerService:
