@@ -14,11 +14,21 @@ into a temporary directory put first on the path), "after" the working tree's; e
 (graph_schema, graphinv) is the working tree's in both. Both read the same simulator in the same
 run, and the records they produce are compared: `same` says whether both sides produced exactly
 the same records.
+
+`--end-to-end` also times `graphinv collect` of every source into an empty graph, before and after.
+By default "before" differs only in `collectors/`, as above; `--end-to-end-rev REV` makes "before" the
+whole code (graphinv, graph_schema, collectors, queries) at REV instead, to measure a change of the write
+path. Each side starts with an empty graph and an empty query cache (planning is part of the cost), and
+when the server runs on this machine its CPU seconds during the side are reported as well.
+
+    GRAPHINV_BENCH_NEO4J_URI=bolt://127.0.0.1:7687 .venv/bin/python bench/collect.py --scale 5 --no-cpu \
+        --end-to-end --end-to-end-rev HEAD~1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -32,9 +42,11 @@ import time
 from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVIDERS = ("openstack", "azure", "aws", "gcp")
+WHOLE_TREE = ("graphinv", "graph_schema", "collectors", "queries")  # the installed packages (pyproject.toml)
 # The last commit whose collectors all read through the SDKs' object models.
 DEFAULT_BASELINE = "e981ebb"
 
@@ -78,9 +90,9 @@ def measure(config_path: Path, provider: str, out_path: Path, profile: bool = Fa
     (out_path.with_suffix(".records")).write_text("\n".join(lines))
 
 
-def export_baseline(rev: str, into: Path) -> Path:
-    """The `collectors/` package at `rev`, written under `into`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "collectors"],
+def export_baseline(rev: str, into: Path, packages: tuple[str, ...] = ("collectors",)) -> Path:
+    """The `packages` (default: `collectors/`) at `rev`, written under `into`."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, *packages],
                              check=True, capture_output=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
@@ -136,6 +148,8 @@ def main() -> None:
     parser.add_argument("--no-cpu", action="store_true", help="skip the per-provider CPU table")
     parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE,
                         help="git revision whose collectors/ is 'before' (default: %(default)s)")
+    parser.add_argument("--end-to-end-rev", default=None,
+                        help="end to end: 'before' is the whole code at this revision, not only collectors/")
     args = parser.parse_args()
     if args.command == "measure":
         measure(args.config, args.provider, args.out, args.profile)
@@ -158,7 +172,9 @@ def main() -> None:
             if not args.no_cpu:
                 cpu_table(args.providers, config, baseline, work)
             if args.end_to_end:
-                end_to_end(config, baseline, work)
+                whole = (export_baseline(args.end_to_end_rev, work / "whole", WHOLE_TREE)
+                         if args.end_to_end_rev else None)
+                end_to_end(config, whole or baseline, work)
         finally:
             simulator.terminate()
             simulator.wait(timeout=60)
@@ -197,20 +213,53 @@ def end_to_end(config: Path, baseline: Path, work: Path) -> None:
         full.write_text(yaml.safe_dump(settings))
         full.chmod(0o600)
         rates: dict[str, float] = {}
+        server = _server_pid(graph.conn.uri)
         for side, code in (("before", baseline), ("after", None)):
             wipe(graph)
+            graph.run_write("CALL db.clearQueryCaches()")  # each side plans its own statements
             env = {**os.environ, **({"PYTHONPATH": str(code)} if code is not None else {})}
+            cpu = _cpu_seconds(server)
             started = time.perf_counter()
             done = subprocess.run([str(ROOT / ".venv/bin/graphinv"), "-c", str(full), "collect", "-q"], env=env,
                                   capture_output=True, text=True)
             elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds(server) - cpu
             nodes = graph.run_read("MATCH (n) WHERE any(label IN labels(n) WHERE label IN $labels) "
                                    "RETURN count(n) AS c", {"labels": labels})[0]["c"]
             rates[side] = nodes / elapsed
-            print(f"end to end {side:6}: {nodes} records in {elapsed:.1f}s = {rates[side]:.0f} records/s "
-                  f"(exit {done.returncode}{': ' + done.stderr.strip().splitlines()[-1] if done.returncode else ''})",
-                  flush=True)
+            server_cpu = f", Neo4j CPU {cpu:.1f}s" if server else ""
+            why = f": {done.stderr.strip().splitlines()[-1]}" if done.returncode and done.stderr.strip() else ""
+            print(f"end to end {side:6}: {nodes} records in {elapsed:.1f}s = {rates[side]:.0f} records/s"
+                  f"{server_cpu} (exit {done.returncode}{why})", flush=True)
         print(f"end to end ratio: {rates['after'] / rates['before']:.2f}x")
+
+
+def _server_pid(uri: str) -> int | None:
+    """The process listening on the Bolt port of `uri`, when it runs on this machine and we may see it."""
+    port = urlsplit(uri).port or 7687
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    inodes.add(fields[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd).removeprefix("socket:[").removesuffix("]") in inodes:
+                    return int(proc.name)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process `pid` so far (0 when unknown)."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _show_difference(before: Path, after: Path, limit: int = 3) -> None:

@@ -62,6 +62,12 @@ def _owned_link_clauses(label: str, capture: bool = False) -> list[str]:
 def _incoming_link_clauses(label: str, capture: bool = False) -> list[str]:
     clauses = []
     for s in links_into(label):
+        if s.create_missing:
+            # The owner's own upsert merges this far end and the edge (`create_missing` above), so
+            # every owner with the key already has its edge. Resolving it again from here would
+            # touch every owner in the region or account each time the shared node is written,
+            # which grows with the landscape times the number of scopes.
+            continue
         if capture and changes.is_tracked(s.owner, s.rel, s.direction, label):
             find = f"(src:{_q(s.owner)} {{{_q(s.via)}: n.{_q(s.target_key)}}})"
             clauses.append(changes.link_clause(s, find, "src", "n"))
@@ -107,9 +113,19 @@ def _unpack_times(label: str) -> list[str]:
 
 
 @cache
-def upsert_query(label: str, extra_label: str | None = None, capture: bool = False) -> str:
+def has_provider_label(label: str) -> bool:
+    """Nodes of `label` carry their cloud's label (AWS, GCP, ...) besides their own: the label has a
+    `provider` property (graph_schema.cloud.PROVIDER_LABELS)."""
+    return "provider" in property_names(label)
+
+
+@cache
+def upsert_query(label: str, capture: bool = False) -> str:
     """`capture`: also record what changed (graphinv/ingest/changes.py); needs $scope and $source.
-    Time properties may come as integer epoch microseconds (the engine sends them so) or DateTimes."""
+    Time properties may come as integer epoch microseconds (the engine sends them so) or DateTimes.
+    A label with a provider takes $extra_labels, the list of further labels to set (the provider's
+    label, or none): a parameter rather than part of the text, so all providers share one statement
+    and Neo4j plans it once, not once per provider (planning, not running, is most of its cost)."""
     lines = [
         "UNWIND $rows AS row",
         *_unpack_times(label),
@@ -118,8 +134,8 @@ def upsert_query(label: str, extra_label: str | None = None, capture: bool = Fal
         *(changes.capture_node_clauses(label) if capture else []),
         "SET n += row.props, n.last_seen = $now, n.source = $source, n.scope = $scope, n.run_id = $run_id",
     ]
-    if extra_label:
-        lines.append(f"SET n:{_q(extra_label)}")
+    if has_provider_label(label):
+        lines.append("SET n:$($extra_labels)")
     clauses = _owned_link_clauses(label, capture) + _incoming_link_clauses(label, capture)
     if clauses:
         lines.append("WITH n")
@@ -155,6 +171,16 @@ def stamp_owned_clause(var: str, at: str) -> str:
     """Stamp what node `var` points at with `owner_changed_at` = `at` (a Cypher expression)."""
     which = " OR ".join(f"t:{_q(label)}" for label in stamped_labels()) or "false"
     return f"CALL ({var}) {{\n  MATCH ({var})-->(t) WHERE {which}\n  SET t.owner_changed_at = {at}\n}}"
+
+
+@cache
+def stale_query(label: str) -> str:
+    """Whether a scope holds `label` nodes the current run did not see (needs $scope, $run_id): the
+    sweep's own selection, asked before the sweep. Most complete reads sweep nothing, and this
+    statement is planned in a moment, while the sweep's (owner stamps, change capture) costs Neo4j
+    far more to plan than to run: it is planned only when there is something to sweep."""
+    return (f"MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
+            "WITH n LIMIT 1\nRETURN count(n) AS stale")
 
 
 @cache

@@ -24,7 +24,7 @@ from graph_schema.registry import node_class, property_names
 from graph_schema.surfaces import properties
 from graphinv.db import Graph
 from graphinv.ingest.changes import promote_pending, remembered
-from graphinv.ingest.cypher import sweep_query, upsert_query
+from graphinv.ingest.cypher import stale_query, sweep_query, upsert_query
 from graphinv.redact import redact
 
 log = logging.getLogger(__name__)
@@ -146,8 +146,8 @@ class BatchWriter:
         if not rows:
             return
         self._buffers[(label, extra)] = []
-        query = upsert_query(label, extra, self.ingest.capture_changes and remembered(label) is not None)
-        params = {"rows": rows, **self.params}
+        query = upsert_query(label, self.ingest.capture_changes and remembered(label) is not None)
+        params = {"rows": rows, "extra_labels": [extra] if extra else [], **self.params}
 
         def work(tx: ManagedTransaction) -> int:
             return int(tx.run(query, params).single(strict=True)["written"])
@@ -187,7 +187,8 @@ class ScopeRun:
         self.flush()
         for label in self.scope.labels:
             swept = 0
-            while True:
+            stale = self.graph.run_write(stale_query(label), {"scope": self.scope.key, "run_id": self.run_id})
+            while stale[0]["stale"]:  # until a chunk comes back short
                 rows = self.graph.run_write(
                     sweep_query(label, self.writer.ingest.capture_changes),
                     {"scope": self.scope.key, "run_id": self.run_id, "limit": SWEEP_CHUNK,
@@ -362,9 +363,10 @@ def apply_changes(ingest: Ingest, scope: Scope, upserts: Iterable[Record],
     for label, uids in touched.items():
         statements.append(("marked", label, _mark_owner_changed_query(label), {"uids": uids, "now": moment}))
     for (label, extra), chunk in rows.items():
-        query = upsert_query(label, extra, capture and remembered(label) is not None)
+        query = upsert_query(label, capture and remembered(label) is not None)
         for at in range(0, len(chunk), ingest.batch_size):
-            statements.append(("written", label, query, {"rows": chunk[at:at + ingest.batch_size], **base}))
+            statements.append(("written", label, query, {"rows": chunk[at:at + ingest.batch_size],
+                                                         "extra_labels": [extra] if extra else [], **base}))
     for label, uids in gone.items():
         clauses = capture_sweep_clauses(label) if capture else []
         statements.append(("deleted", label, _delete_query(label, clauses), {"uids": uids, **base}))
