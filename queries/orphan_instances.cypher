@@ -18,7 +18,9 @@ WHERE i.cluster IS NOT NULL
   AND ($project IS NULL OR i.cluster STARTS WITH 'shoot--' + $project + '--')
   AND coalesce(i.role, 'node') <> 'bastion'
   AND NOT coalesce(i.status, 'unknown') IN ['terminated', 'shutting-down']
-  AND NOT EXISTS { (:Machine)-[:RUNS_ON]->(i) }
+  // Only Machines run VMs (the model; tests/test_model_single_source.py): without a label on the
+  // far end Neo4j counts the VM's RUNS_ON edges instead of visiting each one and its start node.
+  AND NOT EXISTS { ()-[:RUNS_ON]->(i) }
 WITH i, coalesce(i.created, i.first_seen) AS born, fresh_after
 WHERE $cutoff IS NULL OR born <= $cutoff
 OPTIONAL MATCH (s:Shoot)-[:OWNS_VM]->(i)
@@ -59,7 +61,7 @@ WHERE ($provider IS NULL OR i.provider = $provider)
   AND ($account IS NULL OR i.account_id = $account)
   AND ($project IS NULL OR i.name STARTS WITH 'shoot--' + $project + '--')
   AND NOT coalesce(i.status, 'unknown') IN ['terminated', 'shutting-down']
-  AND NOT EXISTS { (:Bastion)-[:USES_VM]->(i) }
+  AND NOT EXISTS { ()-[:USES_VM]->(i) }  // only Bastions use VMs, as only Machines run them
 WITH i, coalesce(i.created, i.first_seen) AS born, fresh_after
 WHERE $cutoff IS NULL OR born <= $cutoff
 OPTIONAL MATCH (own:Collection {uid: i.scope})

@@ -155,3 +155,18 @@ def test_a_record_refuses_a_field_the_model_does_not_declare() -> None:
         InstanceRecord(uid="i-1", flavour="large")  # not a model property
     assert "first_seen" not in {f.name for f in dataclasses.fields(InstanceRecord)}
     assert records.CloudResource in InstanceRecord.__mro__
+
+
+def test_the_relationships_orphan_queries_count_start_at_one_label() -> None:
+    """queries/orphan_instances.cypher asks `NOT EXISTS { ()-[:RUNS_ON]->(i) }` without naming the
+    far end (a degree count, not a walk over the VM's edges): true only while the model lets no
+    other label start a RUNS_ON or USES_VM edge."""
+    starts: dict[str, set[str]] = {}
+    for cls in NODE_CLASSES:
+        for rel in cls.defined_properties(aliases=False, properties=False, rels=True).values():
+            definition = rel.definition
+            # Declared on the start node (To), or on the end node naming the start (From).
+            start = cls.__label__ if definition["direction"] == 1 else str(rel._raw_class).rsplit(".", 1)[-1]
+            starts.setdefault(definition["relation_type"], set()).add(start)
+    assert starts["RUNS_ON"] == {"Machine"}
+    assert starts["USES_VM"] == {"Bastion"}
