@@ -36,3 +36,45 @@ def test_synthetic_orphans_are_found(populated: Graph) -> None:
     # Synthetic drops the machine of every 20th VM: exactly those are orphans, all verified.
     assert sorted(r["uid"] for r in rows) == sorted(f"i-{i:017x}" for i in range(19, 400, 20))
     assert {r["verdict"] for r in rows} == {"orphan"}
+
+
+def _scans(graph: Graph, text: str, params: dict[str, object]) -> list[str]:
+    """The label and all-node scans in the plan Neo4j makes for `text` now (EXPLAIN: nothing runs)."""
+    with graph.session() as session:
+        plan = session.run("EXPLAIN " + text, params).consume().plan
+    ops: list[str] = []
+
+    def walk(node: dict[str, object]) -> None:
+        ops.append(str(node["operatorType"]).split("@")[0])
+        for child in node.get("children", []):  # type: ignore[attr-defined]
+            walk(child)
+
+    walk(plan)  # type: ignore[arg-type]
+    return [op for op in ops if op in ("AllNodesScan", "NodeByLabelScan")]
+
+
+def test_write_statements_keep_a_plan_made_on_an_empty_graph_that_scans_nothing(graph: Graph) -> None:
+    """The ingest statements keep their first plan (graphinv/ingest/cypher.py, KEEP_PLAN), which on a
+    new graph is made while it is empty. That plan must find every node by an index or from a bound
+    node, never by scanning a label, or it would stay a scan as the graph grows."""
+    from graph_schema.registry import NODE_CLASSES
+    from graphinv.ingest.cypher import KEEP_PLAN, relink_query, stale_query, sweep_query, upsert_query
+
+    install_schema(graph)
+    assert graph.run_read("MATCH (n) RETURN count(n) AS c")[0]["c"] == 0
+    params: dict[str, object] = {"rows": [], "extra_labels": [], "now": None, "source": "s", "scope": "s",
+                                 "run_id": "r", "limit": 1}
+    checked = 0
+    for cls in NODE_CLASSES:
+        label = cls.__label__
+        statements = {"upsert": upsert_query(label), "upsert with capture": upsert_query(label, True),
+                      "sweep": sweep_query(label), "sweep with capture": sweep_query(label, True),
+                      "stale check": stale_query(label), "relink": relink_query(label)}
+        for what, text in statements.items():
+            if not text:
+                continue
+            if what != "stale check":
+                assert text.startswith(KEEP_PLAN), f"{label} {what}"
+            assert _scans(graph, text, params) == [], f"{label} {what}: {text}"
+            checked += 1
+    assert checked >= 5 * len(NODE_CLASSES)
