@@ -7,10 +7,12 @@ import json
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from types import TracebackType
 from typing import Any
 
@@ -23,8 +25,9 @@ from graph_schema.cloud import PROVIDER_LABELS
 from graph_schema.registry import node_class, property_names
 from graph_schema.surfaces import properties
 from graphinv.db import Graph
+from graphinv.ingest import changes
 from graphinv.ingest.changes import promote_pending, remembered
-from graphinv.ingest.cypher import stale_query, sweep_query, upsert_query
+from graphinv.ingest.cypher import KEEP_PLAN, stale_query, sweep_query, upsert_query
 from graphinv.redact import redact
 
 log = logging.getLogger(__name__)
@@ -332,6 +335,95 @@ def _delete_query(label: str, capture: list[str]) -> str:
             f"{captured}DETACH DELETE n\nRETURN count(*) AS deleted")
 
 
+def _indented(text: str) -> str:
+    return "\n".join("  " + line for line in text.strip("\n").splitlines())
+
+
+@cache
+def change_query(label: str, capture: bool) -> str:
+    """ONE statement for a watch batch's changes to `label`, in this order: owner stamps
+    ($batch.marks: uids), upserts ($batch.groups: one {rows, extra_labels} per provider label),
+    deletes ($batch.deletes: uids), publication of the scope's pending changes ($batch.promote: []
+    or [at]) and the scope's confirmation ($batch.confirm: [] or [{kind, account, region, as_of}]).
+    A part with an empty list does nothing.
+
+    Why one text per label rather than a statement per part: a watch batch is a handful of events,
+    and Neo4j runs each of these statements in about a millisecond once planned, so a batch's cost
+    was its round trips (five per batch, each a wait of the writer thread) and the plans. The text
+    depends on the label and `capture` only, never on the batch (which parts it uses, which
+    providers it holds), so each is planned once and, with KEEP_PLAN, kept as the graph grows;
+    `prepare_changes` plans it before the first event. The parts come in one map, $batch, because
+    Neo4j caches a plan per text AND per parameter type, where an empty list and a list of strings
+    or maps are different types: five list parameters, each empty or not, made up to 32 plans of
+    the same text, each planned (about a second) the first time a batch had that shape."""
+    upsert = upsert_query(label, capture and remembered(label) is not None).removeprefix(KEEP_PLAN)
+    grouped = upsert.replace("UNWIND $rows AS row", "UNWIND group.rows AS row", 1)
+    grouped = grouped.replace("$($extra_labels)", "$(group.extra_labels)", 1)
+    if "$rows" in grouped or "$extra_labels" in grouped or grouped == upsert:
+        raise AssertionError(f"the {label} upsert no longer has the shape change_query rewrites: {upsert}")
+    delete = _delete_query(label, changes.capture_sweep_clauses(label) if capture else [])
+    # the same statement as confirm_complete's, on the unwound map's fields
+    confirm = CONFIRM_COMPLETE_QUERY.replace("$", "").replace("WITH c WHERE", "WITH c, as_of WHERE", 1)
+    parts = [
+        "CALL () {\n" + _indented(_mark_owner_changed_query(label).replace("$uids", "$batch.marks", 1)) + "\n}",
+        "CALL () {\n  UNWIND $batch.groups AS group\n  CALL (group) {\n" + _indented(_indented(grouped))
+        + "\n  }\n  RETURN sum(written) AS written\n}",
+        "CALL () {\n" + _indented(delete.replace("$uids", "$batch.deletes", 1)) + "\n}",
+        "CALL () {\n  UNWIND $batch.confirm AS confirm\n  WITH $scope AS key, $source AS source, confirm.kind AS kind,"
+        " confirm.account AS account, confirm.region AS region, confirm.as_of AS as_of\n"
+        + _indented(confirm) + "\n}",
+    ]
+    if capture:  # before the confirmation, as apply_changes always did
+        promote = _indented(_PROMOTE_ALL_QUERY.replace("$at", "at"))
+        parts.insert(3, "CALL () {\n  UNWIND $batch.promote AS at\n" + promote + "\n}")
+    return KEEP_PLAN + "\n".join(parts) + "\nRETURN marked, written, deleted"
+
+
+# The order of a batch's parts, as change_query runs them.
+_PART_ORDER = {"marks": 0, "groups": 1, "deletes": 2, "finish": 3}
+_planned: set[tuple[int, str]] = set()
+_planning: dict[tuple[int, str], threading.Lock] = {}
+_planning_guard = threading.Lock()
+
+
+def _empty_change_params(scope: Scope, moment: datetime) -> dict[str, Any]:
+    return {"batch": {"marks": [], "groups": [], "deletes": [], "promote": [], "confirm": []},
+            "now": moment, "source": scope.source, "scope": scope.key, "run_id": WATCH_RUN_ID}
+
+
+def _plan_once(graph: Graph, query: str, scope: Scope) -> None:
+    """Have Neo4j plan `query` once per graph in this process: running it with every list empty
+    writes nothing and leaves its plan in the server's cache. Thirty watches meeting a new text at
+    the same moment would otherwise each plan it (a second of server CPU apiece for the larger
+    upserts); here one plans while the others wait for it."""
+    key = (id(graph), query)
+    if key in _planned:
+        return
+    with _planning_guard:
+        lock = _planning.setdefault(key, threading.Lock())
+    with lock:
+        if key in _planned:
+            return
+        graph.run_write(query, _empty_change_params(scope, _now()))
+        _planned.add(key)
+
+
+def prepare_changes(ingest: Ingest, scope: Scope, labels: Iterable[str]) -> None:
+    """Plan the statements `apply_changes` will send for `labels` now (a watch calls it when it
+    starts), so the first events do not wait for Neo4j to plan them."""
+    capture = bool(getattr(ingest, "capture_changes", False))
+    for label in labels:
+        _plan_once(ingest.graph, change_query(label, capture), scope)
+
+
+def _finish_only(tx: ManagedTransaction, scope: Scope, moment: datetime, confirm_as_of: datetime | None,
+                 capture: bool) -> None:
+    if capture:
+        tx.run(_PROMOTE_ALL_QUERY, {"scope": scope.key, "at": moment}).consume()
+    if confirm_as_of is not None:
+        tx.run(CONFIRM_COMPLETE_QUERY, _confirm_params(scope, confirm_as_of)).consume()
+
+
 def apply_changes(ingest: Ingest, scope: Scope, upserts: Iterable[Record],
                   deletes: Iterable[tuple[str, str]], now: datetime | None = None,
                   confirm_as_of: datetime | None = None) -> ChangeResult:
@@ -342,9 +434,9 @@ def apply_changes(ingest: Ingest, scope: Scope, upserts: Iterable[Record],
     Everything happens in ONE write transaction: the owner stamps, the upserts, the deletes, the
     change capture and its publication, and the confirmation. A batch is visible whole or not at
     all, and costs one commit (one fsync) instead of one per statement, which is most of a watch
-    batch's latency (bench/watch.py)."""
-    from graphinv.ingest.changes import capture_sweep_clauses, remembered
-
+    batch's latency (bench/watch.py). A batch of one label (every watch batch) is one statement
+    (`change_query`); a batch of several labels runs the same parts in the same order (all stamps,
+    then all upserts, then all deletes, then publication and confirmation) as several."""
     moment = now or _now()
     result = ChangeResult()
     capture = bool(getattr(ingest, "capture_changes", False))
@@ -352,42 +444,60 @@ def apply_changes(ingest: Ingest, scope: Scope, upserts: Iterable[Record],
     for label, uid in deletes:
         gone.setdefault(label, []).append(uid)
     touched: dict[str, list[str]] = {label: list(uids) for label, uids in gone.items()}
-    rows: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    rows: dict[str, dict[str | None, list[dict[str, Any]]]] = {}
     for record in upserts:
         touched.setdefault(record.label, []).append(record.uid)
         provider = getattr(record, "provider", None)
         extra = PROVIDER_LABELS.get(provider) if isinstance(provider, str) else None
-        rows.setdefault((record.label, extra), []).append(record_row(record, pack_times=True))
-    base = {"now": moment, "source": scope.source, "scope": scope.key, "run_id": WATCH_RUN_ID}
-    statements: list[tuple[str, str, str, dict[str, Any]]] = []  # (what, label, query, params)
-    for label, uids in touched.items():
-        statements.append(("marked", label, _mark_owner_changed_query(label), {"uids": uids, "now": moment}))
-    for (label, extra), chunk in rows.items():
-        query = upsert_query(label, capture and remembered(label) is not None)
-        for at in range(0, len(chunk), ingest.batch_size):
-            statements.append(("written", label, query, {"rows": chunk[at:at + ingest.batch_size],
-                                                         "extra_labels": [extra] if extra else [], **base}))
-    for label, uids in gone.items():
-        clauses = capture_sweep_clauses(label) if capture else []
-        statements.append(("deleted", label, _delete_query(label, clauses), {"uids": uids, **base}))
+        rows.setdefault(record.label, {}).setdefault(extra, []).append(record_row(record, pack_times=True))
+    # (part, label, value) in the order they must run
+    steps: list[tuple[str, str, Any]] = [("marks", label, uids) for label, uids in touched.items()]
+    for label, by_extra in rows.items():
+        flat = [(extra, row) for extra, chunk in by_extra.items() for row in chunk]
+        for at in range(0, len(flat), ingest.batch_size):
+            groups: dict[str | None, list[dict[str, Any]]] = {}
+            for extra, row in flat[at:at + ingest.batch_size]:
+                groups.setdefault(extra, []).append(row)
+            steps.append(("groups", label, [{"rows": chunk, "extra_labels": [extra] if extra else []}
+                                            for extra, chunk in groups.items()]))
+    steps.extend(("deletes", label, uids) for label, uids in gone.items())
+    finish: dict[str, Any] = {}
     if capture:  # a watch's view of its scope is complete: its changes count at once
-        statements.append(("promoted", "", _PROMOTE_ALL_QUERY, {"scope": scope.key, "at": moment}))
+        finish["promote"] = [moment]
     if confirm_as_of is not None:
-        statements.append(("confirmed", "", CONFIRM_COMPLETE_QUERY, _confirm_params(scope, confirm_as_of)))
+        finish["confirm"] = [{"kind": scope.kind, "account": scope.account, "region": scope.region,
+                              "as_of": confirm_as_of}]
+    if not steps:  # nothing changed: publication and confirmation alone, in one transaction
+        if finish:
+            ingest.graph.write(lambda tx: _finish_only(tx, scope, moment, confirm_as_of, capture))
+        return result
+    if finish:
+        steps.append(("finish", steps[-1][1], finish))
+    # Consecutive steps of one label whose parts come in change_query's order share a statement
+    # (the publication and confirmation join whichever statement is last).
+    statements: list[tuple[str, dict[str, Any], int]] = []  # (label, params, last part)
+    for part, label, value in steps:
+        last = statements[-1] if statements else None
+        if last is None or last[0] != label or _PART_ORDER[part] <= last[2]:
+            statements.append((label, _empty_change_params(scope, moment), -1))
+        target, params, _last = statements[-1]
+        params["batch"].update(value if part == "finish" else {part: value})
+        statements[-1] = (target, params, _PART_ORDER[part])
+    for label, _params, _last in statements:
+        _plan_once(ingest.graph, change_query(label, capture), scope)
 
     def work(tx: ManagedTransaction) -> ChangeResult:
         out = ChangeResult()
-        for what, label, query, params in statements:
-            row = tx.run(query, params).single()
-            if what == "written":
-                out.written[label] = out.written.get(label, 0) + int(row["written"] if row else 0)
-            elif what == "deleted":
-                out.deleted[label] = int(row["deleted"] if row else 0)
+        for label, params, _last in statements:
+            row = tx.run(change_query(label, capture), params).single(strict=True)
+            if params["batch"]["groups"]:
+                out.written[label] = out.written.get(label, 0) + int(row["written"])
+            if params["batch"]["deletes"]:
+                out.deleted[label] = out.deleted.get(label, 0) + int(row["deleted"])
         return out
 
-    if statements:
-        result = ingest.graph.write(work)
-        ingest.round_trips += sum(1 for s in statements if s[0] == "written")
+    result = ingest.graph.write(work)
+    ingest.round_trips += sum(1 for step in steps if step[0] == "groups")
     return result
 
 

@@ -35,7 +35,13 @@ from collectors.gardener.paging import paged_items
 from collectors.records import Record
 from collectors.scope import Scope
 from graphinv.ingest import Ingest
-from graphinv.ingest.engine import apply_changes, confirm_complete, mark_owner_changed, mark_unwatched
+from graphinv.ingest.engine import (
+    apply_changes,
+    confirm_complete,
+    mark_owner_changed,
+    mark_unwatched,
+    prepare_changes,
+)
 from graphinv.redact import redact
 from graphinv.watch.settings import WatchSettings
 
@@ -374,6 +380,10 @@ class ResourceWatch:
 
     # -- writer ---------------------------------------------------------------------------------
     def _write_loop(self) -> None:
+        try:  # Neo4j plans the batch statement now, not when the first event waits for it
+            prepare_changes(self.ingest, self.kind.scope, [self.kind.scope.kind])
+        except Exception as exc:  # the graph being down is found (and retried) with the first batch
+            log.debug("watch %s: could not prepare its statement: %s", self.name, type(exc).__name__)
         size = self.settings.batch_size
         latency = self.settings.batch_latency.total_seconds()
         while True:
