@@ -55,6 +55,10 @@ def params_for(name: str, graph: Graph) -> dict[str, Any]:
     return {k: base.get(k) for k in load_query(name).params}
 
 
+# The operators that read a whole label or every node: what an index-backed plan never shows.
+SCANS = ("AllNodesScan", "NodeByLabelScan")
+
+
 def plan_operators(graph: Graph, text: str, params: dict[str, Any]) -> list[str]:
     """The operators of the query's plan: PROFILE, or EXPLAIN where Neo4j 5.26 cannot profile the
     plan ("result has not been materialised yet", seen on large graphs); both show the same operators."""
@@ -62,8 +66,19 @@ def plan_operators(graph: Graph, text: str, params: dict[str, Any]) -> list[str]
         with graph.session() as session:
             plan = session.run("PROFILE " + text, params).consume().profile
     except DatabaseError:
-        with graph.session() as session:
-            plan = session.run("EXPLAIN " + text, params).consume().plan
+        return explained_operators(graph, text, params)
+    return _operators(plan)
+
+
+def explained_operators(graph: Graph, text: str, params: dict[str, Any]) -> list[str]:
+    """The operators of the plan Neo4j makes for `text` now, by EXPLAIN: nothing runs, so it is safe
+    for write statements."""
+    with graph.session() as session:
+        plan = session.run("EXPLAIN " + text, params).consume().plan
+    return _operators(plan)
+
+
+def _operators(plan: Any) -> list[str]:
     ops: list[str] = []
 
     def walk(node: dict[str, Any]) -> None:
@@ -71,7 +86,7 @@ def plan_operators(graph: Graph, text: str, params: dict[str, Any]) -> list[str]
         for child in node.get("children", []):
             walk(child)
 
-    walk(plan)  # type: ignore[arg-type]
+    walk(plan)
     return ops
 
 

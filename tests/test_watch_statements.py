@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bench.queries import SCANS, explained_operators
 from collectors.records import InstanceRecord, SeedRecord
 from collectors.scope import Scope
 from graph_schema.registry import NODE_CLASSES
@@ -18,20 +19,6 @@ from graphinv.ingest.engine import _empty_change_params, apply_changes, change_q
 SCOPE = Scope("gardener", "garden", "global", "Seed")
 
 
-def _operators(graph: Graph, text: str, params: dict[str, object]) -> list[str]:
-    with graph.session() as session:
-        plan = session.run("EXPLAIN " + text, params).consume().plan
-    ops: list[str] = []
-
-    def walk(node: dict[str, object]) -> None:
-        ops.append(str(node["operatorType"]).split("@")[0])
-        for child in node.get("children", []):  # type: ignore[attr-defined]
-            walk(child)
-
-    walk(plan)  # type: ignore[arg-type]
-    return ops
-
-
 def test_every_change_statement_keeps_a_plan_that_scans_no_label(graph: Graph) -> None:
     install_schema(graph)
     params = _empty_change_params(SCOPE, datetime.now(UTC))
@@ -39,9 +26,9 @@ def test_every_change_statement_keeps_a_plan_that_scans_no_label(graph: Graph) -
         for capture in (False, True):
             text = change_query(cls.__label__, capture)
             assert text.startswith(KEEP_PLAN)
-            ops = _operators(graph, text, params)
+            ops = explained_operators(graph, text, params)
             assert "NodeIndexSeek" in ops or "NodeUniqueIndexSeek(Locking)" in ops, (cls.__label__, ops)
-            scans = [op for op in ops if op in ("AllNodesScan", "NodeByLabelScan")]
+            scans = [op for op in ops if op in SCANS]
             assert scans == [], f"{cls.__label__} capture={capture}: {scans}\n{text}"
 
 
