@@ -133,14 +133,16 @@ def has_provider_label(label: str) -> bool:
 
 
 @cache
-def upsert_query(label: str, capture: bool = False) -> str:
+def upsert_query(label: str, capture: bool = False, rows: str = "$rows", extra_labels: str = "$extra_labels") -> str:
     """`capture`: also record what changed (graphinv/ingest/changes.py); needs $scope and $source.
     Time properties may come as integer epoch microseconds (the engine sends them so) or DateTimes.
     A label with a provider takes $extra_labels, the list of further labels to set (the provider's
     label, or none): a parameter rather than part of the text, so all providers share one statement
-    and Neo4j plans it once, not once per provider (planning, not running, is most of its cost)."""
+    and Neo4j plans it once, not once per provider (planning, not running, is most of its cost).
+    `rows` and `extra_labels` are where they come from: parameters, or the fields of a map a
+    larger statement unwinds (engine.change_query)."""
     lines = [
-        KEEP_PLAN + "UNWIND $rows AS row",
+        f"{KEEP_PLAN}UNWIND {rows} AS row",
         *_unpack_times(label),
         f"MERGE (n:{_q(label)} {{uid: row.uid}})",
         "ON CREATE SET n.first_seen = $now",
@@ -148,7 +150,7 @@ def upsert_query(label: str, capture: bool = False) -> str:
         "SET n += row.props, n.last_seen = $now, n.source = $source, n.scope = $scope, n.run_id = $run_id",
     ]
     if has_provider_label(label):
-        lines.append("SET n:$($extra_labels)")
+        lines.append(f"SET n:$({extra_labels})")
     clauses = _owned_link_clauses(label, capture) + _incoming_link_clauses(label, capture)
     if clauses:
         lines.append("WITH n")

@@ -306,10 +306,10 @@ class ChangeResult:
     deleted: dict[str, int] = field(default_factory=dict)
 
 
-def _mark_owner_changed_query(label: str) -> str:
+def _mark_owner_changed_query(label: str, uids: str = "$uids") -> str:
     from graphinv.ingest.cypher import stamp_owned_clause
 
-    return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}})\n"
+    return (f"UNWIND {uids} AS uid MATCH (n:`{label}` {{uid: uid}})\n"
             f"{stamp_owned_clause('n', '$now')}\nRETURN count(n) AS marked")
 
 
@@ -329,9 +329,9 @@ RETURN count(c) AS promoted
 """
 
 
-def _delete_query(label: str, capture: list[str]) -> str:
+def _delete_query(label: str, capture: list[str], uids: str = "$uids") -> str:
     captured = "".join(line + "\n" for line in capture)
-    return (f"UNWIND $uids AS uid MATCH (n:`{label}` {{uid: uid}}) WHERE n.scope = $scope\n"
+    return (f"UNWIND {uids} AS uid MATCH (n:`{label}` {{uid: uid}}) WHERE n.scope = $scope\n"
             f"{captured}DETACH DELETE n\nRETURN count(*) AS deleted")
 
 
@@ -356,19 +356,16 @@ def change_query(label: str, capture: bool) -> str:
     Neo4j caches a plan per text AND per parameter type, where an empty list and a list of strings
     or maps are different types: five list parameters, each empty or not, made up to 32 plans of
     the same text, each planned (about a second) the first time a batch had that shape."""
-    upsert = upsert_query(label, capture and remembered(label) is not None).removeprefix(KEEP_PLAN)
-    grouped = upsert.replace("UNWIND $rows AS row", "UNWIND group.rows AS row", 1)
-    grouped = grouped.replace("$($extra_labels)", "$(group.extra_labels)", 1)
-    if "$rows" in grouped or "$extra_labels" in grouped or grouped == upsert:
-        raise AssertionError(f"the {label} upsert no longer has the shape change_query rewrites: {upsert}")
-    delete = _delete_query(label, changes.capture_sweep_clauses(label) if capture else [])
+    grouped = upsert_query(label, capture and remembered(label) is not None, rows="group.rows",
+                           extra_labels="group.extra_labels").removeprefix(KEEP_PLAN)
+    delete = _delete_query(label, changes.capture_sweep_clauses(label) if capture else [], uids="$batch.deletes")
     # the same statement as confirm_complete's, on the unwound map's fields
     confirm = CONFIRM_COMPLETE_QUERY.replace("$", "").replace("WITH c WHERE", "WITH c, as_of WHERE", 1)
     parts = [
-        "CALL () {\n" + _indented(_mark_owner_changed_query(label).replace("$uids", "$batch.marks", 1)) + "\n}",
+        "CALL () {\n" + _indented(_mark_owner_changed_query(label, uids="$batch.marks")) + "\n}",
         "CALL () {\n  UNWIND $batch.groups AS group\n  CALL (group) {\n" + _indented(_indented(grouped))
         + "\n  }\n  RETURN sum(written) AS written\n}",
-        "CALL () {\n" + _indented(delete.replace("$uids", "$batch.deletes", 1)) + "\n}",
+        "CALL () {\n" + _indented(delete) + "\n}",
         "CALL () {\n  UNWIND $batch.confirm AS confirm\n  WITH $scope AS key, $source AS source, confirm.kind AS kind,"
         " confirm.account AS account, confirm.region AS region, confirm.as_of AS as_of\n"
         + _indented(confirm) + "\n}",
