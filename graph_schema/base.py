@@ -33,6 +33,9 @@ class GraphNode(StructuredNode):
     source = StringProperty()  # the collector that wrote it: gardener | aws | gcp | azure | openstack
     scope = StringProperty(index=True)  # the scope key of the read that last saw it (see Collection)
     run_id = StringProperty()  # that read's run; a complete read sweeps its scope's other run ids
+    # What the engine last wrote from a record (graphinv/ingest/engine.py, `content_hash`): a read
+    # that brings the same record again only refreshes last_seen and run_id.
+    content_hash = StringProperty()
 
 
 class DerivedKey(StringProperty):

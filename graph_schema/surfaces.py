@@ -23,7 +23,7 @@ INVENTORY_CLASSES: tuple[type[GraphNode], ...] = tuple(c for c in NODE_CLASSES i
 NOT_IN_API_LABELS = frozenset({"Region"})
 
 # Written by the ingest engine on every upsert: a collector never sets them.
-ENGINE_PROPERTIES = frozenset({"first_seen", "last_seen", "source", "scope", "run_id"})
+ENGINE_PROPERTIES = frozenset({"first_seen", "last_seen", "source", "scope", "run_id", "content_hash"})
 # Stamped by the engine, never by a collector (a record's null would erase the stamp): the moment a
 # Machine or Shoot pointing at the node changed or went (graphinv/ingest/engine.py, docs/ownership.md
 # section 6). Bookkeeping for the orphan rules, so the API does not publish it either.
@@ -31,7 +31,7 @@ STAMP_PROPERTIES = frozenset({"owner_changed_at"})
 # Not published by the API. Everywhere: the engine's sweep bookkeeping (first_seen and last_seen are
 # published: they say how long a resource has been known). Per label: keys the engine joins on
 # (the API publishes the edge instead) and names users need not see.
-NOT_IN_API_ANYWHERE = frozenset({"source", "scope", "run_id"}) | STAMP_PROPERTIES
+NOT_IN_API_ANYWHERE = frozenset({"source", "scope", "run_id", "content_hash"}) | STAMP_PROPERTIES
 NOT_IN_API: Mapping[str, frozenset[str]] = {
     "Shoot": frozenset({"credentials"}),  # the secret binding's name: not for every API reader
     "Instance": frozenset({"cluster_name_key"}),  # the machine-name fallback's join key

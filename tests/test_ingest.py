@@ -305,3 +305,81 @@ def test_accounts_and_regions_are_created_from_references(ingest: Ingest, graph:
                               account_id="proj-b", region="europe-west1", account_ref="gcp:proj-b",
                               region_ref="gcp:europe-west1")])
     assert graph.run_read("MATCH (r:Region) RETURN count(r) AS c") == [{"c": 1}]
+
+
+def _instance_state(graph: Graph, uid: str) -> dict[str, object]:
+    return graph.run_read("MATCH (i:Instance {uid: $uid}) RETURN i.state AS state, i.run_id AS run_id, "
+                          "i.last_seen AS last_seen, i.scope AS scope", {"uid": uid})[0]
+
+
+def test_an_unchanged_record_only_refreshes_its_node(ingest: Ingest, graph: Graph) -> None:
+    # A re-read that brings the same record refreshes last_seen and run_id and writes nothing else: a
+    # property edited behind the engine's back shows that the node was not written whole (that edit
+    # is put right by the first read of the next day, or by any change of the record).
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2")])
+    graph.run_write("MATCH (i:Instance {uid: 'i-1'}) SET i.state = 'edited by hand'")
+    first = _instance_state(graph, "i-1")
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2", state="stopped")])
+    refreshed = _instance_state(graph, "i-1")
+    assert refreshed["state"] == "edited by hand"
+    assert refreshed["run_id"] == run.run_id != first["run_id"]
+    assert refreshed["last_seen"] > first["last_seen"]  # type: ignore[operator]
+    assert _instance_state(graph, "i-2")["state"] == "stopped"  # a changed record is written whole
+    assert run.result.written == {"Instance": 2} and run.result.total_swept == 0
+    # A hash that does not match (another day's, another release's) writes the node whole again.
+    graph.run_write("MATCH (i:Instance {uid: 'i-1'}) SET i.content_hash = 'of another day'")
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2", state="stopped")])
+    assert _instance_state(graph, "i-1")["state"] == "running"
+    # The same record read from another scope is written whole: the node moves to that scope.
+    other_region = Scope("aws", "111", "eu-central-1", "Instance")
+    with ingest.scope(other_region) as run:
+        run.write([inst("i-2", state="stopped")])
+    assert _instance_state(graph, "i-2")["scope"] == other_region.key
+
+
+def test_content_hash_covers_values_names_statement_and_day() -> None:
+    from graphinv.ingest.engine import content_hash
+
+    props: dict[str, object] = {"name": "vm-1", "state": "running", "created": 1767225600000000, "tags": None}
+    same = content_hash("Instance", dict(props), "2026-11-30")
+    assert same == content_hash("Instance", dict(props), "2026-11-30")
+    assert same != content_hash("Instance", {**props, "state": "stopped"}, "2026-11-30")
+    assert same != content_hash("Instance", {**props, "tags": "{}"}, "2026-11-30")
+    assert same != content_hash("Instance", {"label": "vm-1", **{k: v for k, v in props.items() if k != "name"}},
+                                "2026-11-30")
+    assert same != content_hash("Instance", dict(props), "2026-12-01")  # written whole once a day
+    assert same != content_hash("Disk", dict(props), "2026-11-30")  # another label's upsert statement
+
+
+def test_links_reach_nodes_that_were_only_refreshed(ingest: Ingest, graph: Graph) -> None:
+    # A Machine and a disk whose records never change are only refreshed on every re-read; their
+    # instance arriving later, going (swept) and coming back must still link and unlink them.
+    machine = MachineRecord(uid="seed-a/shoot--p--s/m1", name="m1", namespace="shoot--p--s",
+                            seed_name="seed-a", shoot_ref="shoot--p--s", instance_ref="i-1")
+
+    def reread_machine_and_disk() -> None:
+        with ingest.scope(MACHINES) as run:
+            run.write([machine])
+        with ingest.scope(DISKS) as run:
+            run.write([disk("vol-1", "i-1")])
+
+    def edges() -> set[tuple[str, str]]:
+        return {(r["a"], r["b"]) for r in graph.run_read(
+            "MATCH (a)-[r:RUNS_ON|HAS_DISK]->(b) RETURN a.uid AS a, b.uid AS b")}
+
+    reread_machine_and_disk()
+    reread_machine_and_disk()
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1")])
+    linked = {(machine.uid, "i-1"), ("i-1", "vol-1")}
+    assert edges() == linked
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-9")])  # i-1 is gone: swept with its edges
+    assert run.result.swept == {"Instance": 1} and edges() == set()
+    reread_machine_and_disk()
+    with ingest.scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-9")])
+    assert edges() == linked

@@ -115,14 +115,28 @@ def _unpack_times(label: str) -> list[str]:
     names = time_properties(label)
     if not names:
         return []
-    lines = ["WITH row.uid AS uid, row.props AS props"]
+    lines = ["WITH row.uid AS uid, row.props AS props, row.hash AS hash"]
     for name in names:
         value = f"props.{_q(name)}"
         # `IS :: INTEGER NOT NULL`: a bare `IS :: INTEGER` holds for null too
-        lines.append(f"WITH uid, CASE WHEN {value} IS :: INTEGER NOT NULL "
+        lines.append(f"WITH uid, hash, CASE WHEN {value} IS :: INTEGER NOT NULL "
                      f"THEN props {{.*, {_q(name)}: {from_micros(value)}}} ELSE props END AS props")
-    lines.append("WITH {uid: uid, props: props} AS row")
+    lines.append("WITH {uid: uid, props: props, hash: hash} AS row")
     return lines
+
+
+def _refresh_unchanged(label: str) -> list[str]:
+    """A row whose node already holds exactly this record (same `content_hash`, same scope) only has
+    its last_seen and run_id refreshed, which is all a sweep and the orphan rules read from a re-read;
+    the rest of the statement (properties, links, change capture) runs for the other rows alone.
+    Most rows of a re-collection are unchanged, and writing them whole was most of Neo4j's work.
+    A row without a hash (null) never matches, so it is always written whole."""
+    return [
+        f"OPTIONAL MATCH (same:{_q(label)} {{uid: row.uid}})",
+        "  WHERE same.content_hash = row.hash AND same.scope = $scope AND same.source = $source",
+        "SET same.last_seen = $now, same.run_id = $run_id",  # a no-op where `same` is null
+        "WITH row WHERE same IS NULL",
+    ]
 
 
 @cache
@@ -143,11 +157,13 @@ def upsert_query(label: str, capture: bool = False, rows: str = "$rows", extra_l
     larger statement unwinds (engine.change_query)."""
     lines = [
         f"{KEEP_PLAN}UNWIND {rows} AS row",
+        *_refresh_unchanged(label),
         *_unpack_times(label),
         f"MERGE (n:{_q(label)} {{uid: row.uid}})",
         "ON CREATE SET n.first_seen = $now",
         *(changes.capture_node_clauses(label) if capture else []),
-        "SET n += row.props, n.last_seen = $now, n.source = $source, n.scope = $scope, n.run_id = $run_id",
+        "SET n += row.props, n.content_hash = row.hash, n.last_seen = $now, n.source = $source, "
+        "n.scope = $scope, n.run_id = $run_id",
     ]
     if has_provider_label(label):
         lines.append(f"SET n:$({extra_labels})")
@@ -155,7 +171,7 @@ def upsert_query(label: str, capture: bool = False, rows: str = "$rows", extra_l
     if clauses:
         lines.append("WITH n")
         lines.extend(clauses)
-    lines.append("RETURN count(n) AS written")
+    lines.append("RETURN count(n) AS rewritten")
     return "\n".join(lines)
 
 

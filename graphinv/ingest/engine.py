@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -88,9 +89,32 @@ def _layout(cls: type[Record]) -> _Layout:
     return layout
 
 
+_salts: dict[tuple[str, str], bytes] = {}
+
+
+def _salt(label: str, day: str) -> bytes:
+    """What a content hash covers besides the record: the label's upsert statement (so a release that
+    links, derives or stores differently writes every node whole once) and the UTC day (so every node
+    is written whole at least once a day, which puts back anything changed behind the engine's back,
+    e.g. by hand in Neo4j Browser)."""
+    salt = _salts.get((label, day))
+    if salt is None:
+        salt = _salts[(label, day)] = hashlib.blake2b(f"{upsert_query(label)}\n{day}".encode(),
+                                                       digest_size=16).digest()
+    return salt
+
+
+def content_hash(label: str, props: dict[str, Any], day: str | None = None) -> str:
+    """A digest of what the upsert would write from a record: names and values in model order (the
+    values as the engine sends them: plain types, JSON text, epoch microseconds, all with a stable
+    `repr`). Equal digests mean the node already holds the record, so the upsert only refreshes it."""
+    day = day or datetime.now(UTC).date().isoformat()
+    return hashlib.blake2b(_salt(label, day) + repr(list(props.items())).encode(), digest_size=16).hexdigest()
+
+
 def record_row(record: Record, pack_times: bool = False) -> dict[str, Any]:
     """A record as a row: key plus properties. `pack_times`: datetimes as epoch microseconds, the form
-    the engine's upsert statement (graphinv/ingest/cypher.py) takes."""
+    the engine's upsert statement (graphinv/ingest/cypher.py) takes, with the properties' content hash."""
     cls = type(record)
     names, derived = _layouts.get(cls) or _layout(cls)
     convert = _packed if pack_times else _value
@@ -103,6 +127,8 @@ def record_row(record: Record, pack_times: bool = False) -> dict[str, Any]:
             props[name] = key.derive(props)
     if not record.uid:
         raise ValueError(f"{cls.__name__} without uid: {props.get('name')!r}")
+    if pack_times:
+        return {"uid": record.uid, "props": props, "hash": content_hash(cls.label, props)}
     return {"uid": record.uid, "props": props}
 
 
@@ -152,10 +178,12 @@ class BatchWriter:
         query = upsert_query(label, self.ingest.capture_changes and remembered(label) is not None)
         params = {"rows": rows, "extra_labels": [extra] if extra else [], **self.params}
 
-        def work(tx: ManagedTransaction) -> int:
-            return int(tx.run(query, params).single(strict=True)["written"])
+        def work(tx: ManagedTransaction) -> None:
+            # every row is written: whole, or only refreshed where the node already holds it
+            tx.run(query, params).consume()
 
-        written = self.ingest.graph.write(work)
+        self.ingest.graph.write(work)
+        written = len(rows)
         self.ingest.round_trips += 1
         self.written[label] = self.written.get(label, 0) + written
 
@@ -364,7 +392,7 @@ def change_query(label: str, capture: bool) -> str:
     parts = [
         "CALL () {\n" + _indented(_mark_owner_changed_query(label, uids="$batch.marks")) + "\n}",
         "CALL () {\n  UNWIND $batch.groups AS group\n  CALL (group) {\n" + _indented(_indented(grouped))
-        + "\n  }\n  RETURN sum(written) AS written\n}",
+        + "\n  }\n  RETURN sum(size(group.rows)) AS written\n}",
         "CALL () {\n" + _indented(delete) + "\n}",
         "CALL () {\n  UNWIND $batch.confirm AS confirm\n  WITH $scope AS key, $source AS source, confirm.kind AS kind,"
         " confirm.account AS account, confirm.region AS region, confirm.as_of AS as_of\n"
