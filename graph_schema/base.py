@@ -14,6 +14,7 @@ from string import Formatter
 from typing import Any, Literal
 
 from neomodel import (
+    BooleanProperty,
     DateTimeNeo4jFormatProperty,
     RelationshipFrom,
     RelationshipTo,
@@ -36,6 +37,20 @@ class GraphNode(StructuredNode):
     # What the engine last wrote from a record (graphinv/ingest/engine.py, `content_hash`): a read
     # that brings the same record again only refreshes last_seen and run_id.
     content_hash = StringProperty()
+
+
+class ClaimFlag(BooleanProperty):
+    """Whether some node points at this one by one of `rels` (a Machine RUNS_ON a VM, a Bastion
+    USES_VM it). The ingest engine keeps it wherever it makes or removes those edges, so a query for
+    unclaimed nodes starts from an index seek on the few of them instead of visiting every node
+    (queries/orphan_instances.cypher). It may say false for a node that is claimed, which such a
+    query settles by looking at the edges again, but never true for one that is not: every
+    statement that removes one of these edges, or deletes the node they start at, sets it false.
+    Not a record field: collectors never set it."""
+
+    def __init__(self, rels: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(index=True, **kwargs)
+        self.rels = rels
 
 
 class DerivedKey(StringProperty):

@@ -28,7 +28,7 @@ from neomodel import (
     ZeroOrOne,
 )
 
-from graph_schema.base import DerivedKey, InventoryNode, LinkFrom, LinkTo
+from graph_schema.base import ClaimFlag, DerivedKey, InventoryNode, LinkFrom, LinkTo
 
 PROVIDER_LABELS = {"aws": "AWS", "gcp": "GCP", "azure": "Azure", "openstack": "OpenStack"}
 # Accounts and regions are plain value nodes: a resource that names one it is the first to see
@@ -98,6 +98,8 @@ class Instance(CloudResource):
     cluster_name_key = StringProperty(index=True)  # "<cluster>/<name>" for the machine name fallback
     # The cloud catalogue's MachineType of this type in this region (graph_schema/hardware.py).
     machine_type_ref = DerivedKey("{provider}:{region}:{instance_type}", index=True)
+    # A Machine runs on it or a Bastion uses it (kept by the engine; the orphan query's entry point).
+    claimed = ClaimFlag(rels=("RUNS_ON", "USES_VM"))
 
     account = LinkFrom("graph_schema.cloud.CloudAccount", "OWNS", via="account_ref", create_missing=ACCOUNT_FROM)
     located_in = LinkTo("graph_schema.cloud.Region", "IN_REGION", via="region_ref", create_missing=REGION_FROM)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from neomodel import ZeroOrOne
 from neomodel.properties import Property
 
-from graph_schema.base import DerivedKey, GraphNode, InventoryNode, LinkFrom, LinkTo
+from graph_schema.base import ClaimFlag, DerivedKey, GraphNode, InventoryNode, LinkFrom, LinkTo
 from graph_schema.registry import NODE_CLASSES, node_class
 
 # Labels collectors write and the API serves (see InventoryNode), in the registry's order.
@@ -23,7 +23,8 @@ INVENTORY_CLASSES: tuple[type[GraphNode], ...] = tuple(c for c in NODE_CLASSES i
 NOT_IN_API_LABELS = frozenset({"Region"})
 
 # Written by the ingest engine on every upsert: a collector never sets them.
-ENGINE_PROPERTIES = frozenset({"first_seen", "last_seen", "source", "scope", "run_id", "content_hash"})
+# `claimed` is a ClaimFlag (graph_schema.base): the orphan queries' way in, kept from the edges.
+ENGINE_PROPERTIES = frozenset({"first_seen", "last_seen", "source", "scope", "run_id", "content_hash", "claimed"})
 # Stamped by the engine, never by a collector (a record's null would erase the stamp): the moment a
 # Machine or Shoot pointing at the node changed or went (graphinv/ingest/engine.py, docs/ownership.md
 # section 6). Bookkeeping for the orphan rules, so the API does not publish it either.
@@ -31,7 +32,7 @@ STAMP_PROPERTIES = frozenset({"owner_changed_at"})
 # Not published by the API. Everywhere: the engine's sweep bookkeeping (first_seen and last_seen are
 # published: they say how long a resource has been known). Per label: keys the engine joins on
 # (the API publishes the edge instead) and names users need not see.
-NOT_IN_API_ANYWHERE = frozenset({"source", "scope", "run_id", "content_hash"}) | STAMP_PROPERTIES
+NOT_IN_API_ANYWHERE = frozenset({"source", "scope", "run_id", "content_hash", "claimed"}) | STAMP_PROPERTIES
 NOT_IN_API: Mapping[str, frozenset[str]] = {
     "Shoot": frozenset({"credentials"}),  # the secret binding's name: not for every API reader
     "Instance": frozenset({"cluster_name_key"}),  # the machine-name fallback's join key
@@ -104,6 +105,14 @@ def lookup_keys() -> frozenset[tuple[str, str]]:
                         node_class(target)):
                     keys.add((target, rel.target_key))
     return frozenset(keys)
+
+
+def claim_flag(label: str) -> tuple[str, tuple[str, ...]] | None:
+    """The label's ClaimFlag, as (property name, relationship types), or None."""
+    for name, prop in properties(node_class(label)).items():
+        if isinstance(prop, ClaimFlag):
+            return name, prop.rels
+    return None
 
 
 def derive_keys(label: str, values: dict[str, Any]) -> None:

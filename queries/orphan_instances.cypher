@@ -8,11 +8,14 @@
 //   Terminated VMs and VMs of hibernated shoots are never called orphans; bastion VMs are judged by
 //   the Bastion objects (the second part).
 // params: provider, account, project, cutoff, fresh_after
-// index: Instance(cluster) scan or Instance(provider)/Instance(account_id) seek; Collection(uid) seeks
+// index: Instance(claimed) seek; Collection(uid) seeks
 // A missing $fresh_after means: reads older than 6 hours prove nothing.
 WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
+// `claimed` (kept by the ingest engine, graph_schema.base.ClaimFlag) is false for every VM no Machine
+// runs on and no Bastion uses, so the query visits those few VMs, not all; it may be false for a VM
+// that is claimed after all, which the edge check below settles.
 MATCH (i:Instance)
-WHERE i.cluster IS NOT NULL
+WHERE i.claimed = false AND i.cluster IS NOT NULL
   AND ($provider IS NULL OR i.provider = $provider)
   AND ($account IS NULL OR i.account_id = $account)
   AND ($project IS NULL OR i.cluster STARTS WITH 'shoot--' + $project + '--')

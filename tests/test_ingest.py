@@ -383,3 +383,64 @@ def test_links_reach_nodes_that_were_only_refreshed(ingest: Ingest, graph: Graph
     with ingest.scope(INSTANCES) as run:
         run.write([inst("i-1"), inst("i-9")])
     assert edges() == linked
+
+
+def _claims(graph: Graph) -> dict[str, tuple[object, bool]]:
+    """Each VM's ClaimFlag next to whether a Machine runs on it or a Bastion uses it."""
+    return {r["uid"]: (r["flag"], r["edge"]) for r in graph.run_read(
+        "MATCH (i:Instance) RETURN i.uid AS uid, i.claimed AS flag, "
+        "EXISTS { (i)<-[:RUNS_ON|USES_VM]-() } AS edge")}
+
+
+def _assert_claims_exact(graph: Graph, step: str) -> None:
+    # The flag may only err on the side of "unclaimed" (the orphan query checks the edges again);
+    # along these paths it is exact, and a flag saying claimed for an unclaimed VM would hide an orphan.
+    wrong = {uid: pair for uid, pair in _claims(graph).items() if pair[0] is not pair[1]}
+    assert wrong == {}, f"after {step}: (flag, edge) of VMs whose flag is wrong: {wrong}"
+
+
+def test_claim_flags_follow_every_edge_machines_and_bastions_make_or_remove(ingest: Ingest, graph: Graph) -> None:
+    from collectors.records import BastionRecord
+    from graphinv.ingest.engine import apply_changes
+
+    def machine(name: str, instance: str | None) -> MachineRecord:
+        return MachineRecord(uid=f"seed-a/shoot--p--s/{name}", name=name, namespace="shoot--p--s",
+                             seed_name="seed-a", shoot_ref="shoot--p--s", instance_ref=instance)
+
+    def read_machines(*machines: MachineRecord) -> None:
+        with ingest.scope(MACHINES) as run:
+            run.write(machines)
+
+    def read_instances(*uids: str) -> None:
+        with ingest.scope(INSTANCES) as run:
+            run.write(inst(uid, cluster="shoot--p--s") for uid in uids)
+
+    read_machines(machine("m1", "i-1"))  # the machine before its VM
+    read_instances("i-1", "i-2", "i-3", "i-4")
+    _assert_claims_exact(graph, "VMs after their machine")
+    assert _claims(graph)["i-1"] == (True, True) and _claims(graph)["i-2"] == (False, False)
+    read_machines(machine("m1", "i-1"), machine("m2", "i-2"))  # a VM before its machine
+    _assert_claims_exact(graph, "a machine after its VM")
+    read_machines(machine("m1", "i-1"), machine("m2", "i-3"))  # m2 moves to another VM
+    _assert_claims_exact(graph, "a machine moving to another VM")
+    assert _claims(graph)["i-2"] == (False, False) and _claims(graph)["i-3"] == (True, True)
+    read_machines(machine("m2", "i-3"))  # m1 is gone: the complete read sweeps it
+    _assert_claims_exact(graph, "a machine swept")
+    assert _claims(graph)["i-1"] == (False, False)
+    apply_changes(ingest, MACHINES, [machine("m4", "i-4")], [("Machine", machine("m2", None).uid)])
+    _assert_claims_exact(graph, "a watch batch adding one machine and deleting another")
+    assert _claims(graph)["i-3"] == (False, False) and _claims(graph)["i-4"] == (True, True)
+    read_instances("i-1", "i-2", "i-3", "i-4")  # unchanged VMs, only refreshed: the flags stay right
+    _assert_claims_exact(graph, "a re-read of unchanged VMs")
+    bastions = Scope("gardener", "garden", "global", "Bastion")
+    with ingest.scope(bastions) as run:
+        run.write([BastionRecord(uid="garden-p/b1", name="b1", namespace="garden-p", vm_name="vm-i-2")])
+    _assert_claims_exact(graph, "a Bastion using a VM")
+    assert _claims(graph)["i-2"] == (True, True)
+    with ingest.scope(bastions) as run:
+        run.write([])
+    _assert_claims_exact(graph, "the Bastion swept")
+    # A graph written before the flag existed: the schema install fills it in.
+    graph.run_write("MATCH (i:Instance) REMOVE i.claimed")
+    install_schema(graph)
+    _assert_claims_exact(graph, "the schema install after an older graphinv")

@@ -18,7 +18,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from collectors import records
 from collectors.records import RECORD_BY_LABEL, DiskRecord, InstanceRecord, IPRecord, MachineRecord
-from graph_schema.base import GraphNode
+from graph_schema.base import ClaimFlag, GraphNode
 from graph_schema.registry import NODE_CLASSES
 from graph_schema.surfaces import (
     ENGINE_PROPERTIES,
@@ -109,7 +109,8 @@ def test_every_model_property_is_a_graphql_field_and_back(model: type[GraphNode]
 
 
 def test_graphql_scalars_cover_every_property_kind_the_model_uses() -> None:
-    kinds = {type(p) for cls in NODE_CLASSES for p in properties(cls).values()} - {ArrayProperty}
+    # A ClaimFlag is never published (the API shows the edges it summarises; ENGINE_PROPERTIES).
+    kinds = {type(p) for cls in NODE_CLASSES for p in properties(cls).values()} - {ArrayProperty, ClaimFlag}
     assert {k.__name__ for k in kinds} <= set(GRAPHQL_SCALARS), "a property kind the API cannot publish"
     assert {BooleanProperty, IntegerProperty, DateTimeNeo4jFormatProperty} <= kinds
 

@@ -132,24 +132,26 @@ def _edge_change(kind: str, start: str, start_label: str, rel: str, end: str, en
     )
 
 
-def unlink_clause(spec: LinkSpec, pattern: str, wanted: str) -> str:
-    """Replaces the owned-link deletion: record each stale edge, then delete it."""
+def unlink_clause(spec: LinkSpec, pattern: str, wanted: str, after: str = "") -> str:
+    """Replaces the owned-link deletion: record each stale edge, then delete it (then `after`, lines
+    of the same subquery)."""
     start, start_label, end, end_label = (("n", spec.owner, "t", spec.target) if spec.direction == "out"
                                           else ("t", spec.target, "n", spec.owner))
     return (f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n"
             f"  {_edge_change('unlinked', start, start_label, spec.rel, end, end_label)}\n"
-            "  CREATE (c)-[:ABOUT]->(n), (c)-[:ABOUT]->(t)\n  DELETE r\n}")
+            f"  CREATE (c)-[:ABOUT]->(n), (c)-[:ABOUT]->(t)\n  DELETE r\n{after}}}")
 
 
-def link_clause(spec: LinkSpec, find: str, owner_var: str, other_var: str) -> str:
+def link_clause(spec: LinkSpec, find: str, owner_var: str, other_var: str, after: str = "") -> str:
     """Replaces `MATCH far end, MERGE edge` for a tracked link: create and record only new edges.
-    `owner_var` is the variable of the link's owner, `other_var` of its target."""
+    `owner_var` is the variable of the link's owner, `other_var` of its target; `after`: lines of the
+    same subquery, run for each new edge."""
     start, end = (owner_var, other_var) if spec.direction == "out" else (other_var, owner_var)
     start_label, end_label = (spec.owner, spec.target) if spec.direction == "out" else (spec.target, spec.owner)
     edge = f"({start})-[:{_q(spec.rel)}]->({end})"
     return (f"CALL (n) {{\n  MATCH {find}\n  WHERE NOT EXISTS {{ {edge} }}\n  CREATE {edge}\n"
             f"  {_edge_change('linked', start, start_label, spec.rel, end, end_label)}\n"
-            f"  CREATE (c)-[:ABOUT]->({start}), (c)-[:ABOUT]->({end})\n}}")
+            f"  CREATE (c)-[:ABOUT]->({start}), (c)-[:ABOUT]->({end})\n{after}}}")
 
 
 # -- sweep ----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from neomodel import DateTimeNeo4jFormatProperty, DateTimeProperty
 
 from graph_schema.base import LinkSpec
 from graph_schema.registry import NODE_CLASSES, links_into, links_of, node_class, property_names
-from graph_schema.surfaces import record_properties
+from graph_schema.surfaces import claim_flag, record_properties
 from graphinv.ingest import changes
 
 # Neo4j replans a cached statement whenever the counts it was planned with have grown by more than
@@ -40,6 +40,15 @@ def _edge(src: str, rel: str, dst: str) -> str:
     return f"({src})-[:{_q(rel)}]->({dst})"
 
 
+def _claim(end_label: str, rel: str, end_var: str, value: str) -> str:
+    """`SET` of the ClaimFlag (graph_schema.base) an edge of `rel` ending at `end_var` sets or clears,
+    as a line of a subquery; empty when the end's label keeps no flag for `rel`."""
+    flag = claim_flag(end_label)
+    if flag is None or rel not in flag[1]:
+        return ""
+    return f"  SET {end_var}.{_q(flag[0])} = {value}\n"
+
+
 def _owned_link_clauses(label: str, capture: bool = False) -> list[str]:
     clauses: list[str] = []
     groups: dict[tuple[str, str, str], list[LinkSpec]] = {}
@@ -51,10 +60,12 @@ def _owned_link_clauses(label: str, capture: bool = False) -> list[str]:
         wanted = " OR ".join(
             f"coalesce(t.{_q(s.target_key)} = n.{_q(s.via)}, false)" for s in specs
         )
+        end_var, end_label = ("t", target) if direction == "out" else ("n", label)
+        released, claimed = _claim(end_label, rel, end_var, "false"), _claim(end_label, rel, end_var, "true")
         if capture and changes.is_tracked(label, rel, direction, target):
-            clauses.append(changes.unlink_clause(specs[0], pattern, wanted))
+            clauses.append(changes.unlink_clause(specs[0], pattern, wanted, after=released))
         else:
-            clauses.append(f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n  DELETE r\n}}")
+            clauses.append(f"CALL (n) {{\n  MATCH {pattern}\n  WHERE NOT ({wanted})\n  DELETE r\n{released}}}")
         for s in specs:
             edge = _edge("n", rel, "t") if direction == "out" else _edge("t", rel, "n")
             find = f"(t:{_q(target)} {{{_q(s.target_key)}: n.{_q(s.via)}}})"
@@ -63,12 +74,12 @@ def _owned_link_clauses(label: str, capture: bool = False) -> list[str]:
                 clauses.append(
                     f"CALL (n) {{\n  WITH n WHERE n.{_q(s.via)} IS NOT NULL\n  MERGE {find}\n"
                     f"  ON CREATE SET {copies}, t.first_seen = $now, t.last_seen = $now, t.source = $source\n"
-                    f"  MERGE {edge}\n}}"
+                    f"  MERGE {edge}\n{claimed}}}"
                 )
             elif capture and changes.is_tracked(label, rel, direction, target):
-                clauses.append(changes.link_clause(s, find, "n", "t"))
+                clauses.append(changes.link_clause(s, find, "n", "t", after=claimed))
             else:
-                clauses.append(f"CALL (n) {{\n  MATCH {find}\n  MERGE {edge}\n}}")
+                clauses.append(f"CALL (n) {{\n  MATCH {find}\n  MERGE {edge}\n{claimed}}}")
     return clauses
 
 
@@ -81,14 +92,16 @@ def _incoming_link_clauses(label: str, capture: bool = False) -> list[str]:
             # touch every owner in the region or account each time the shared node is written,
             # which grows with the landscape times the number of scopes.
             continue
+        end_var, end_label = ("n", label) if s.direction == "out" else ("src", s.owner)
+        claimed = _claim(end_label, s.rel, end_var, "true")
         if capture and changes.is_tracked(s.owner, s.rel, s.direction, label):
             find = f"(src:{_q(s.owner)} {{{_q(s.via)}: n.{_q(s.target_key)}}})"
-            clauses.append(changes.link_clause(s, find, "src", "n"))
+            clauses.append(changes.link_clause(s, find, "src", "n", after=claimed))
             continue
         edge = _edge("src", s.rel, "n") if s.direction == "out" else _edge("n", s.rel, "src")
         clauses.append(
             f"CALL (n) {{\n  MATCH (src:{_q(s.owner)} {{{_q(s.via)}: n.{_q(s.target_key)}}})\n"
-            f"  MERGE {edge}\n}}"
+            f"  MERGE {edge}\n{claimed}}}"
         )
     return clauses
 
@@ -171,6 +184,9 @@ def upsert_query(label: str, capture: bool = False, rows: str = "$rows", extra_l
     if clauses:
         lines.append("WITH n")
         lines.extend(clauses)
+    flag = claim_flag(label)
+    if flag is not None:  # exact for every node written whole, whatever the clauses above did
+        lines.append(f"SET n.{_q(flag[0])} = EXISTS {{ (n)<-[:{'|'.join(_q(r) for r in flag[1])}]-() }}")
     lines.append("RETURN count(n) AS rewritten")
     return "\n".join(lines)
 
@@ -205,6 +221,26 @@ def stamp_owned_clause(var: str, at: str) -> str:
 
 
 @cache
+def release_claims_clause(label: str, var: str = "n") -> str:
+    """Before node `var` (a `label` node) is deleted: the nodes it claims (graph_schema.base.ClaimFlag)
+    are flagged unclaimed, as far as the flag knows (another claim is found again by the query that
+    reads the flag). Empty for labels that claim nothing."""
+    parts = []
+    for cls in NODE_CLASSES:
+        flag = claim_flag(cls.__label__)
+        if flag is None:
+            continue
+        target, (name, rels) = cls.__label__, flag
+        out = {s.rel for s in links_of(label) if s.direction == "out" and s.target == target and s.rel in rels}
+        out |= {s.rel for s in links_of(target) if s.direction == "in" and s.target == label and s.rel in rels}
+        if out:
+            kinds = "|".join(_q(r) for r in sorted(out))
+            parts.append(f"CALL ({var}) {{\n  MATCH ({var})-[:{kinds}]->(t:{_q(target)})\n"
+                         f"  SET t.{_q(name)} = false\n}}\n")
+    return "".join(parts)
+
+
+@cache
 def stale_query(label: str) -> str:
     """Whether a scope holds `label` nodes the current run did not see (needs $scope, $run_id): the
     sweep's own selection, asked before the sweep. Most complete reads sweep nothing, and this
@@ -231,6 +267,7 @@ def sweep_query(label: str, capture: bool = False) -> str:
         "WITH n LIMIT $limit\n"
         f"{stamp}"
         f"{captured}"
+        f"{release_claims_clause(label)}"
         "DETACH DELETE n\n"
         "RETURN count(*) AS swept"
     )

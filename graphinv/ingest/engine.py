@@ -28,7 +28,7 @@ from graph_schema.surfaces import properties
 from graphinv.db import Graph
 from graphinv.ingest import changes
 from graphinv.ingest.changes import promote_pending, remembered
-from graphinv.ingest.cypher import KEEP_PLAN, stale_query, sweep_query, upsert_query
+from graphinv.ingest.cypher import KEEP_PLAN, release_claims_clause, stale_query, sweep_query, upsert_query
 from graphinv.redact import redact
 
 log = logging.getLogger(__name__)
@@ -360,7 +360,7 @@ RETURN count(c) AS promoted
 def _delete_query(label: str, capture: list[str], uids: str = "$uids") -> str:
     captured = "".join(line + "\n" for line in capture)
     return (f"UNWIND {uids} AS uid MATCH (n:`{label}` {{uid: uid}}) WHERE n.scope = $scope\n"
-            f"{captured}DETACH DELETE n\nRETURN count(*) AS deleted")
+            f"{captured}{release_claims_clause(label)}DETACH DELETE n\nRETURN count(*) AS deleted")
 
 
 def _indented(text: str) -> str:
