@@ -31,6 +31,27 @@ def test_no_query_scans_all_nodes(populated: Graph) -> None:
         assert any(op.startswith("NodeIndex") or op.startswith("NodeUniqueIndex") for op in ops), f"{name}: {ops}"
 
 
+def test_the_orphan_vm_query_visits_only_unclaimed_vms(populated: Graph) -> None:
+    # It starts from an index seek on Instance(claimed) (graph_schema.base.ClaimFlag): the rows that
+    # seek yields are the VMs no Machine runs on and no Bastion uses, not all 400.
+    query = shipped_queries()["orphan_instances"]
+    with populated.session() as session:
+        plan = session.run("PROFILE " + query.text, params_for("orphan_instances", populated)).consume().profile
+    seeks: list[int] = []
+
+    def walk(node: dict[str, object]) -> None:
+        if "Instance(claimed)" in str(node.get("args", {}).get("Details", "")):  # type: ignore[union-attr]
+            seeks.append(int(node["rows"]))  # type: ignore[call-overload]
+        for child in node.get("children", []):  # type: ignore[union-attr]
+            walk(child)
+
+    walk(plan)
+    unclaimed = populated.run_read("MATCH (i:Instance) WHERE i.cluster IS NOT NULL "
+                                   "AND NOT EXISTS { (i)<-[:RUNS_ON|USES_VM]-() } RETURN count(i) AS c")[0]["c"]
+    assert 0 < unclaimed < 400
+    assert seeks == [unclaimed], f"the VM part does not start from the claimed index: {seeks}"
+
+
 def test_synthetic_orphans_are_found(populated: Graph) -> None:
     rows = shipped_queries()["orphan_instances"].run(populated, **params_for("orphan_instances", populated))
     # Synthetic drops the machine of every 20th VM: exactly those are orphans, all verified.
