@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bench.ingest import run_graphinv
@@ -39,10 +41,10 @@ def test_the_orphan_vm_query_visits_only_unclaimed_vms(populated: Graph) -> None
         plan = session.run("PROFILE " + query.text, params_for("orphan_instances", populated)).consume().profile
     seeks: list[int] = []
 
-    def walk(node: dict[str, object]) -> None:
-        if "Instance(claimed)" in str(node.get("args", {}).get("Details", "")):  # type: ignore[union-attr]
-            seeks.append(int(node["rows"]))  # type: ignore[call-overload]
-        for child in node.get("children", []):  # type: ignore[union-attr]
+    def walk(node: Any) -> None:
+        if "Instance(claimed)" in str(node.get("args", {}).get("Details", "")):
+            seeks.append(int(node["rows"]))
+        for child in node.get("children", []):
             walk(child)
 
     walk(plan)
