@@ -78,6 +78,22 @@ def explained_operators(graph: Graph, text: str, params: dict[str, Any]) -> list
     return _operators(plan)
 
 
+def explained_seeks(graph: Graph, text: str, params: dict[str, Any]) -> list[str]:
+    """What each index seek of the EXPLAIN plan of `text` looks up (its operator's details)."""
+    with graph.session() as session:
+        plan = session.run("EXPLAIN " + text, params).consume().plan
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if "IndexSeek" in node["operatorType"]:
+            found.append(str(node.get("args", {}).get("Details", "")))
+        for child in node.get("children", []):
+            walk(child)
+
+    walk(plan)
+    return found
+
+
 def _operators(plan: Any) -> list[str]:
     ops: list[str] = []
 
