@@ -84,7 +84,7 @@ def explained_seeks(graph: Graph, text: str, params: dict[str, Any]) -> list[str
         plan = session.run("EXPLAIN " + text, params).consume().plan
     found: list[str] = []
 
-    def walk(node: dict[str, Any]) -> None:
+    def walk(node: Any) -> None:
         if "IndexSeek" in node["operatorType"]:
             found.append(str(node.get("args", {}).get("Details", "")))
         for child in node.get("children", []):
