@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,15 +72,20 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     rows: list[dict[str, Any]] = []
     if f.kind in (None, "instance"):
         rows += instances
+    of_vms = {**params, "orphan_instances": orphan_vms, "unverified_instances": doubtful_vms}
+    after_vms: list[tuple[str, dict[str, Any]]] = []
     if f.kind in (None, "disk"):
-        rows += primitive_rows(graph, load_query("orphan_disks"), **params, orphan_instances=orphan_vms,
-                               unverified_instances=doubtful_vms)
+        after_vms.append(("orphan_disks", of_vms))
         if include_informational:
-            rows += primitive_rows(graph, load_query("unattached_disks"), provider=f.provider,
-                                   account=f.account, project=f.project, cutoff=params["cutoff"])
+            after_vms.append(("unattached_disks", {"provider": f.provider, "account": f.account,
+                                                   "project": f.project, "cutoff": params["cutoff"]}))
     if f.kind in (None, "ip"):
-        rows += primitive_rows(graph, load_query("orphan_ips"), **params, orphan_instances=orphan_vms,
-                               unverified_instances=doubtful_vms)
+        after_vms.append(("orphan_ips", of_vms))
+    # These depend on the VM verdicts only, not on each other: Neo4j runs them side by side (a query
+    # runs on one server thread), in the order their rows are listed.
+    with ThreadPoolExecutor(max_workers=max(1, len(after_vms)), thread_name_prefix="orphans") as pool:
+        for part in pool.map(lambda q: primitive_rows(graph, load_query(q[0]), **q[1]), after_vms):
+            rows += part
     # orphan_since, evidence and acknowledgements (graphinv/history/lifecycle.py)
     # vCPUs, memory and GPUs of each VM finding (graphinv/capacity.py)
     return apply_lifecycle(graph, add_hardware(graph, _finish(rows, now, prices)), f, now)
