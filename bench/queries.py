@@ -73,37 +73,40 @@ def plan_operators(graph: Graph, text: str, params: dict[str, Any]) -> list[str]
 def explained_operators(graph: Graph, text: str, params: dict[str, Any]) -> list[str]:
     """The operators of the plan Neo4j makes for `text` now, by EXPLAIN: nothing runs, so it is safe
     for write statements."""
-    with graph.session() as session:
-        plan = session.run("EXPLAIN " + text, params).consume().plan
-    return _operators(plan)
+    return _operators(_explained_plan(graph, text, params))
 
 
 def explained_seeks(graph: Graph, text: str, params: dict[str, Any]) -> list[str]:
     """What each index seek of the EXPLAIN plan of `text` looks up (its operator's details)."""
-    with graph.session() as session:
-        plan = session.run("EXPLAIN " + text, params).consume().plan
-    found: list[str] = []
+    return [details(node) for node in plan_nodes(_explained_plan(graph, text, params))
+            if "IndexSeek" in node["operatorType"]]
 
-    def walk(node: Any) -> None:
-        if "IndexSeek" in node["operatorType"]:
-            found.append(str(node.get("args", {}).get("Details", "")))
+
+def _explained_plan(graph: Graph, text: str, params: dict[str, Any]) -> Any:
+    with graph.session() as session:
+        return session.run("EXPLAIN " + text, params).consume().plan
+
+
+def plan_nodes(plan: Any) -> list[dict[str, Any]]:
+    """Every operator of a plan or profile (the driver's nested dicts), parents before children."""
+    nodes: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        nodes.append(node)
         for child in node.get("children", []):
             walk(child)
 
     walk(plan)
-    return found
+    return nodes
+
+
+def details(node: dict[str, Any]) -> str:
+    """What an operator works on, as EXPLAIN and PROFILE print it (`Details`)."""
+    return str(node.get("args", {}).get("Details", ""))
 
 
 def _operators(plan: Any) -> list[str]:
-    ops: list[str] = []
-
-    def walk(node: dict[str, Any]) -> None:
-        ops.append(node["operatorType"].split("@")[0])
-        for child in node.get("children", []):
-            walk(child)
-
-    walk(plan)
-    return ops
+    return [node["operatorType"].split("@")[0] for node in plan_nodes(plan)]
 
 
 def median_ms(graph: Graph, text: str, params: dict[str, Any], runs: int) -> tuple[float, int]:

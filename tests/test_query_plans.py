@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from bench.ingest import run_graphinv
-from bench.queries import SCANS, explained_operators, explained_seeks, params_for, plan_operators
+from bench.queries import (
+    SCANS,
+    details,
+    explained_operators,
+    explained_seeks,
+    params_for,
+    plan_nodes,
+    plan_operators,
+)
 from bench.synthetic import Synthetic
 from graphinv.db import Graph
 from graphinv.ingest import install_schema
@@ -39,15 +45,7 @@ def test_the_orphan_vm_query_visits_only_unclaimed_vms(populated: Graph) -> None
     query = shipped_queries()["orphan_instances"]
     with populated.session() as session:
         plan = session.run("PROFILE " + query.text, params_for("orphan_instances", populated)).consume().profile
-    seeks: list[int] = []
-
-    def walk(node: Any) -> None:
-        if "Instance(claimed)" in str(node.get("args", {}).get("Details", "")):
-            seeks.append(int(node["rows"]))
-        for child in node.get("children", []):
-            walk(child)
-
-    walk(plan)
+    seeks = [int(node["rows"]) for node in plan_nodes(plan) if "Instance(claimed)" in details(node)]
     unclaimed = populated.run_read("MATCH (i:Instance) WHERE i.cluster IS NOT NULL "
                                    "AND NOT EXISTS { (i)<-[:RUNS_ON|USES_VM]-() } RETURN count(i) AS c")[0]["c"]
     assert 0 < unclaimed < 400

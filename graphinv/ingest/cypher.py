@@ -49,6 +49,11 @@ def _claim(end_label: str, rel: str, end_var: str, value: str) -> str:
     return f"  SET {end_var}.{_q(flag[0])} = {value}\n"
 
 
+def claimed_from_edges(var: str, rels: tuple[str, ...]) -> str:
+    """Cypher: what node `var`'s ClaimFlag (graph_schema.base) should say, read from its edges."""
+    return f"EXISTS {{ ({var})<-[:{'|'.join(_q(r) for r in rels)}]-() }}"
+
+
 def _owned_link_clauses(label: str, capture: bool = False) -> list[str]:
     clauses: list[str] = []
     groups: dict[tuple[str, str, str], list[LinkSpec]] = {}
@@ -188,7 +193,7 @@ def upsert_query(label: str, capture: bool = False, rows: str = "$rows", extra_l
         lines.extend(clauses)
     flag = claim_flag(label)
     if flag is not None:  # exact for every node written whole, whatever the clauses above did
-        lines.append(f"SET n.{_q(flag[0])} = EXISTS {{ (n)<-[:{'|'.join(_q(r) for r in flag[1])}]-() }}")
+        lines.append(f"SET n.{_q(flag[0])} = {claimed_from_edges('n', flag[1])}")
     lines.append("RETURN count(n) AS rewritten")
     return "\n".join(lines)
 

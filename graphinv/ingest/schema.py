@@ -11,6 +11,7 @@ from neomodel import get_config
 from graph_schema.registry import NODE_CLASSES
 from graph_schema.surfaces import claim_flag
 from graphinv.db import Graph
+from graphinv.ingest.cypher import claimed_from_edges
 
 BACKFILL_CHUNK = 10_000
 
@@ -38,9 +39,8 @@ def backfill_claims(graph: Graph) -> int:
         if flag is None:
             continue
         name, rels = flag
-        kinds = "|".join(f"`{r}`" for r in rels)
         query = (f"MATCH (n:`{cls.__label__}`) WHERE n.`{name}` IS NULL WITH n LIMIT $chunk "
-                 f"SET n.`{name}` = EXISTS {{ (n)<-[:{kinds}]-() }} RETURN count(n) AS filled")
+                 f"SET n.`{name}` = {claimed_from_edges('n', rels)} RETURN count(n) AS filled")
         while True:
             done = int(graph.run_write(query, {"chunk": BACKFILL_CHUNK})[0]["filled"])
             filled += done
