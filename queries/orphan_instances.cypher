@@ -14,8 +14,8 @@ WITH coalesce($fresh_after, datetime() - duration({hours: 6})) AS fresh_after
 // `claimed` (kept by the ingest engine, graph_schema.base.ClaimFlag) is false for every VM no Machine
 // runs on and no Bastion uses, so the query visits those few VMs, not all; it may be false for a VM
 // that is claimed after all, which the edge check below settles. The hint: the planner may prefer the
-// cluster or provider index, which holds every VM.
-MATCH (i:Instance) USING INDEX i:Instance(claimed)
+// cluster or provider index, which holds every VM, or (with fresh statistics) scan this one.
+MATCH (i:Instance) USING INDEX SEEK i:Instance(claimed)
 WHERE i.claimed = false AND i.cluster IS NOT NULL
   AND ($provider IS NULL OR i.provider = $provider)
   AND ($account IS NULL OR i.account_id = $account)

@@ -150,9 +150,10 @@ def _refresh_unchanged(label: str) -> list[str]:
     Most rows of a re-collection are unchanged, and writing them whole was most of Neo4j's work.
     A row without a hash (null) never matches, so it is always written whole."""
     # The hint: planned on an empty graph (KEEP_PLAN), a seek on the scope index looked as cheap as
-    # one on uid, and a kept scope seek per row is quadratic in the scope's size.
+    # one on uid, and a kept scope seek per row is quadratic in the scope's size; SEEK, because with
+    # fresh statistics Neo4j may scan the named index instead.
     return [
-        f"OPTIONAL MATCH (same:{_q(label)} {{uid: row.uid}}) USING INDEX same:{_q(label)}(uid)",
+        f"OPTIONAL MATCH (same:{_q(label)} {{uid: row.uid}}) USING INDEX SEEK same:{_q(label)}(uid)",
         "  WHERE same.content_hash = row.hash AND same.scope = $scope AND same.source = $source",
         "SET same.last_seen = $now, same.run_id = $run_id",  # a no-op where `same` is null
         "WITH row WHERE same IS NULL",
