@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from pathlib import Path
@@ -56,6 +57,15 @@ def load_command(name: str) -> Any:
     return group.commands[name]
 
 
+def resume_garbage_collection() -> None:
+    """Once a command's module has loaded: the garbage collector the `graphinv` command held back while
+    starting runs again, over the objects made from now on (graphinv/__main__.py says why). A process
+    that never held it back (a test calling the CLI in-process) is left as it is."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
 class LazyCommands(ErrorReportingGroup):
     """The root group: commands from COMMANDS, each loaded on first use. (Typer vendors its own
     click, hence `Any` for click's Context and Command.)"""
@@ -66,6 +76,7 @@ class LazyCommands(ErrorReportingGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             self.commands[cmd_name] = load_command(cmd_name)
+            resume_garbage_collection()
         return self.commands.get(cmd_name)
 
 

@@ -15,7 +15,7 @@ HEAVY = ("boto3", "botocore", "google.cloud", "azure", "openstack", "strawberry"
          "kubernetes")
 
 PROBE = """
-import json, runpy, sys
+import gc, json, runpy, sys
 sys.argv = ["graphinv", *ARGV]
 code = 0
 try:
@@ -23,7 +23,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
-print(json.dumps({"code": code, "loaded": loaded}))
+print(json.dumps({"code": code, "loaded": loaded, "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 """
 
 
@@ -77,3 +77,22 @@ def test_the_driver_loads_without_numpy_and_numpy_still_loads() -> None:
         capture_output=True, text=True, timeout=300, check=False)
     assert after.returncode == 0, after.stderr
     assert after.stdout.split() == ["True", "3"]
+
+
+def test_the_report_command_does_not_load_the_model_classes() -> None:
+    """`graphinv orphans` runs shipped Cypher: neomodel and the model's classes (about 50 ms) load only in
+    the commands that need them (`graphinv changes --kind` checks its value against graph_schema)."""
+    _, result = _probe(["orphans", "--help"], ("neomodel", "graph_schema"))
+    assert result["loaded"] == [], result["loaded"]
+    _, changes = _probe(["changes", "--kind", "nonsense"], ("graph_schema.history",))
+    assert changes["code"] == 2 and changes["loaded"] == ["graph_schema.history"], changes
+
+
+@pytest.mark.parametrize("argv", [["config", "--help"], ["orphans", "--help"]])
+def test_garbage_collection_waits_for_the_start_then_runs(argv: list[str]) -> None:
+    """The command starts with the garbage collector held back (graphinv/__main__.py says why); once the
+    command's module has loaded, what was loaded is frozen and the collector runs again, so a command
+    that runs for days (the scheduler, the API server) collects its garbage."""
+    _, result = _probe(argv, ())
+    assert result["gc_enabled"] is True, "the collector was never resumed"
+    assert result["frozen"] > 10_000, f"only {result['frozen']} objects frozen: the start was not held back"

@@ -42,7 +42,7 @@ def test_wheel_ships_queries_pom_and_price_table(wheel: Path) -> None:
                    "collectors/records.py", "graphinv/sim/runtime.py"):
         assert needed in names, needed
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "graphinv = graphinv.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "graphinv = graphinv.__main__:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def _wheel_requirements(wheel: Path) -> list[Requirement]:

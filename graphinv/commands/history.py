@@ -11,7 +11,6 @@ from typing import Annotated, Any, get_type_hints
 
 import typer
 
-from graph_schema.history import CHANGE_KINDS
 from graphinv.commands import orphans as orphans_cmd
 from graphinv.commands.common import config, connected, emit, err, fail, out
 from graphinv.history.lifecycle import SHOW_ACKED, acknowledge
@@ -66,6 +65,10 @@ def changes(
     A full page ends with the command for the next one (`--after CURSOR`), on stderr."""
     if provider and provider not in CLOUD_PROVIDERS:
         fail(f"--provider must be one of {', '.join(CLOUD_PROVIDERS)}")
+    # The model (with neomodel) loads here, not with the module: `graphinv orphans` lives in this module too
+    # and never needs it (about 50 ms of its start-up).
+    from graph_schema.history import CHANGE_KINDS
+
     if kind and kind not in CHANGE_KINDS:
         fail(f"--kind must be one of {', '.join(CHANGE_KINDS)}")
     if limit < 1:

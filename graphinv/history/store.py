@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graph_schema.history import CHANGE_KINDS
 from graphinv.db import Graph
 
 FIELDS = ("uid", "kind", "at", "observed", "node_uid", "node_label", "name", "provider", "project",
@@ -62,6 +61,10 @@ class ChangeFilter:
     project: str | None = None
 
     def validate(self) -> ChangeFilter:
+        # imported here: the model brings neomodel, which `graphinv orphans` (whose command module imports
+        # this one) never needs
+        from graph_schema.history import CHANGE_KINDS
+
         if self.kind is not None and self.kind not in CHANGE_KINDS:
             raise ValueError(f"kind must be one of {', '.join(CHANGE_KINDS)}, not {self.kind!r}")
         return self
