@@ -48,11 +48,18 @@ def instance_verdicts(graph: Graph, max_staleness: timedelta = DEFAULT_STALENESS
             [r["uid"] for r in rows if r["verdict"] == "unverified"])
 
 
-def add_hardware(graph: Graph, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def hardware_of(graph: Graph, uids: list[str]) -> dict[str, dict[str, Any]]:
+    """The hardware (HARDWARE_COLUMNS) of the VMs `uids`, by uid; a VM of a type no source describes is absent."""
+    return {r["uid"]: r for r in graph.read_collected(_HARDWARE, {"uids": uids})} if uids else {}
+
+
+def add_hardware(graph: Graph, rows: list[dict[str, Any]],
+                 found: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Report rows (orphan findings) gain their VM's vcpus, memory_mib, gpus and gpu_model; rows of
-    disks and IPs, and VMs of a type no source describes, get None."""
-    uids = [r["uid"] for r in rows if r.get("kind") == "instance"]
-    found = {r["uid"]: r for r in graph.read_collected(_HARDWARE, {"uids": uids})} if uids else {}
+    disks and IPs, and VMs of a type no source describes, get None. `found`: hardware_of() the rows' VMs,
+    when the caller fetched it already."""
+    if found is None:
+        found = hardware_of(graph, [r["uid"] for r in rows if r.get("kind") == "instance"])
     for row in rows:
         hardware = found.get(row["uid"]) if row.get("kind") == "instance" else None
         row.update({c: hardware[c] if hardware else None for c in HARDWARE_COLUMNS})

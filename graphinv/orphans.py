@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graphinv.capacity import add_hardware
+from graphinv.capacity import add_hardware, hardware_of
 from graphinv.db import Graph
-from graphinv.history.lifecycle import apply_lifecycle
+from graphinv.history.lifecycle import acknowledgements, annotate, annotation_results, apply_lifecycle
 from graphinv.orphan_rows import primitive_rows
 from graphinv.orphan_settings import DEFAULT_STALENESS, PriceTable
 from graphinv.queries import load_query
@@ -56,6 +56,9 @@ def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> li
     return rows
 
 
+REPORT_THREADS = 4  # queries of one report at a time (Neo4j runs each on one thread)
+
+
 def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None,
                   include_informational: bool = False, now: datetime | None = None) -> list[dict[str, Any]]:
     """Orphans and unverified candidates, instances first; disks and IPs of orphan VMs included.
@@ -69,9 +72,6 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     orphan_vms = [r["uid"] for r in instances if r["verdict"] == "orphan"]
     # Disks and IPs of VMs we could not judge are themselves unverified, not silently left out.
     doubtful_vms = [r["uid"] for r in instances if r["verdict"] == "unverified"]
-    rows: list[dict[str, Any]] = []
-    if f.kind in (None, "instance"):
-        rows += instances
     of_vms = {**params, "orphan_instances": orphan_vms, "unverified_instances": doubtful_vms}
     after_vms: list[tuple[str, dict[str, Any]]] = []
     if f.kind in (None, "disk"):
@@ -81,14 +81,24 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
                                                    "project": f.project, "cutoff": params["cutoff"]}))
     if f.kind in (None, "ip"):
         after_vms.append(("orphan_ips", of_vms))
-    # These depend on the VM verdicts only, not on each other: Neo4j runs them side by side (a query
-    # runs on one server thread), in the order their rows are listed.
-    with ThreadPoolExecutor(max_workers=max(1, len(after_vms)), thread_name_prefix="orphans") as pool:
-        for part in pool.map(lambda q: primitive_rows(graph, load_query(q[0]), **q[1]), after_vms):
-            rows += part
-    # orphan_since, evidence and acknowledgements (graphinv/history/lifecycle.py)
-    # vCPUs, memory and GPUs of each VM finding (graphinv/capacity.py)
-    return apply_lifecycle(graph, add_hardware(graph, _finish(rows, now, prices)), f, now)
+    listed_vms = instances if f.kind in (None, "instance") else []
+    # Everything from here depends on the VM verdicts only. Neo4j runs a query on one thread, so the disk
+    # and IP queries, the VMs' hardware (graphinv/capacity.py) and the lifecycle annotation of each part
+    # (graphinv/history/lifecycle.py) run side by side, and each part is finished here while Neo4j works
+    # on the others. The rows keep the queries' order.
+    with ThreadPoolExecutor(max_workers=REPORT_THREADS, thread_name_prefix="orphans") as pool:
+        parts = [pool.submit(primitive_rows, graph, load_query(name), **values) for name, values in after_vms]
+        hardware = pool.submit(hardware_of, graph, [r["uid"] for r in listed_vms])
+        acks = acknowledgements(graph, now, pool)
+        rows = _finish(listed_vms, now, prices)
+        annotating = annotate(graph, rows, now, pool)
+        for part in parts:
+            finished = _finish(part.result(), now, prices)
+            annotating += annotate(graph, finished, now, pool)
+            rows += finished
+        add_hardware(graph, rows, hardware.result())
+        found = annotation_results(annotating, acks)
+    return apply_lifecycle(graph, rows, f, now, found)
 
 
 def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:

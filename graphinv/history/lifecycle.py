@@ -15,7 +15,7 @@ reports and alerts until the acknowledgement expires, and listed only when asked
 from __future__ import annotations
 
 import getpass
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -41,23 +41,33 @@ class ReportScope(Protocol):
 
 
 # Timestamps leave Neo4j as integer epoch microseconds (graphinv/orphan_rows.py says why), and all rows
-# in one record (graphinv.db.Graph.read_collected says why).
+# in one record (graphinv.db.Graph.read_collected says why). Each lookup here is an index seek per row,
+# 3 to 7 us of Neo4j time each at 100k VMs: the Disk one is made for disk rows alone, and the
+# acknowledgements, which people write a few at a time, are read once per report (ACKS_QUERY).
 ANNOTATE_QUERY = f"""
 UNWIND $keys AS key
 OPTIONAL MATCH (f:OrphanFinding {{uid: key.kind + ':' + key.uid}})
-OPTIONAL MATCH (a:OrphanAck {{uid: key.uid}}) WHERE a.until IS NULL OR a.until > $now
 CALL (key) {{
   OPTIONAL MATCH (c:Change {{other_uid: key.uid, kind: 'unlinked'}}) WHERE c.rel IN $rels AND c.at IS NOT NULL
   RETURN c ORDER BY c.at DESC LIMIT 1
 }}
-OPTIONAL MATCH (d:Disk {{uid: key.uid}})
+OPTIONAL CALL (key) {{
+  WITH key WHERE key.kind = 'disk'
+  MATCH (d:Disk {{uid: key.uid}})
+  RETURN d.last_detached AS last_detached
+}}
 RETURN collect({{uid: key.uid,
   orphan_since: CASE WHEN f.closed_at IS NULL THEN {micros("f.orphan_since")} END,
   recorded: CASE WHEN f.closed_at IS NULL AND f.orphan_since IS NOT NULL
     THEN [f.provider, f.account, f.project, f.evidence] END,
   lost_rel: c.rel, lost_label: c.node_label, lost_uid: c.node_uid, lost_at: {micros("c.at")},
-  last_detached: {micros("d.last_detached")},
-  ack_reason: a.reason, ack_by: a.by, ack_until: {micros("a.until")}}}) AS rows
+  last_detached: {micros("last_detached")}}}) AS rows
+"""
+
+# The acknowledgements in force at $now.
+ACKS_QUERY = f"""
+MATCH (a:OrphanAck) WHERE a.until IS NULL OR a.until > $now
+RETURN collect({{uid: a.uid, ack_reason: a.reason, ack_by: a.by, ack_until: {micros("a.until")}}}) AS rows
 """
 
 RECORD_QUERY = """
@@ -115,22 +125,49 @@ def _record(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope, now: d
             raise
 
 
-def apply_lifecycle(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope,
-                    now: datetime) -> list[dict[str, Any]]:
+Annotations = dict[str, dict[str, Any]]  # ANNOTATE_QUERY's row of each report row, by uid
+
+
+def annotate(graph: Graph, rows: list[dict[str, Any]], now: datetime,
+             pool: Executor) -> list[Future[list[dict[str, Any]]]]:
+    """Start annotating `rows` on `pool`: ANNOTATE_QUERY in chunks of ANNOTATE_CHUNK rows. Neo4j runs a
+    query on one thread, and this one costs it about 30 us per row, so a large report's chunks run side
+    by side (and beside the report's other queries: graphinv/orphans.py). Merge the results with
+    annotation_results(), together with one acknowledgements() per report."""
+    keys = [{"kind": r["kind"], "uid": r["uid"]} for r in rows]
+    return [pool.submit(graph.read_collected, ANNOTATE_QUERY,
+                        {"keys": keys[i:i + ANNOTATE_CHUNK], "now": now, "rels": EVIDENCE_RELS})
+            for i in range(0, len(keys), ANNOTATE_CHUNK)]
+
+
+def acknowledgements(graph: Graph, now: datetime, pool: Executor) -> Future[list[dict[str, Any]]]:
+    """Start reading the acknowledgements in force at `now` on `pool`."""
+    return pool.submit(graph.read_collected, ACKS_QUERY, {"now": now})
+
+
+def annotation_results(parts: list[Future[list[dict[str, Any]]]],
+                       acks: Future[list[dict[str, Any]]]) -> Annotations:
+    """The results of annotate() merged, with each row's acknowledgement (acknowledgements())."""
+    found: Annotations = {}
+    for part in parts:
+        found.update((r["uid"], r) for r in part.result())
+    for ack in acks.result():
+        if ack["uid"] in found:
+            found[ack["uid"]].update(ack)
+    return found
+
+
+def apply_lifecycle(graph: Graph, rows: list[dict[str, Any]], scope: ReportScope, now: datetime,
+                    found: Annotations | None = None) -> list[dict[str, Any]]:
     """Annotate the report's rows, record the judgement where the graph may be written, and leave out
-    acknowledged rows unless SHOW_ACKED."""
+    acknowledged rows unless SHOW_ACKED. `found`: the rows' annotations, when the caller started
+    annotate() itself (alongside its other queries)."""
     if not rows:
         _record(graph, rows, scope, now)
         return rows
-    keys = [{"kind": r["kind"], "uid": r["uid"]} for r in rows]
-    # Neo4j runs a query on one thread, and this one costs it about 45 us per row: a large report is
-    # annotated in chunks side by side.
-    chunks = [keys[i:i + ANNOTATE_CHUNK] for i in range(0, len(keys), ANNOTATE_CHUNK)]
-    found: dict[str, dict[str, Any]] = {}
-    with ThreadPoolExecutor(max_workers=min(len(chunks), ANNOTATE_THREADS), thread_name_prefix="annotate") as pool:
-        for part in pool.map(lambda chunk: graph.read_collected(
-                ANNOTATE_QUERY, {"keys": chunk, "now": now, "rels": EVIDENCE_RELS}), chunks):
-            found.update((r["uid"], r) for r in part)
+    if found is None:
+        with ThreadPoolExecutor(max_workers=ANNOTATE_THREADS, thread_name_prefix="annotate") as pool:
+            found = annotation_results(annotate(graph, rows, now, pool), acknowledgements(graph, now, pool))
     for row in rows:
         info = found.get(row["uid"], {})
         row["evidence"] = _evidence(row, info)
