@@ -1,6 +1,6 @@
 """The `graphinv` command (and `python -m graphinv`), started with Python's garbage collector held back.
 
-While a command starts, Python loads some 1,000 modules (typer, pydantic and the settings tree, the neo4j
+While a command starts, Python loads some 600 modules (typer, pydantic and the settings tree, the neo4j
 driver) and its cyclic garbage collector runs again and again over the growing heap of classes and
 functions, finding nothing to free: 0.15 to 0.2 s of every command (measured on `graphinv orphans`).
 So the collector waits until the command's own module has loaded; then everything loaded so far is
