@@ -92,6 +92,18 @@ def test_scheduling_a_source_without_a_section_is_an_error() -> None:
     # Switched off, it is fine (the file may be shared by several deployments).
     assert settings_from_mapping({"scheduler": {"collect": {"aws": False}}}).scheduler_settings().jobs == ()
 
+def test_time_zone_and_cron_are_checked_when_given() -> None:
+    """The scheduler's time zone and cron expressions are checked at load (APScheduler itself loads only then:
+    the default zone, UTC, needs no check)."""
+    with pytest.raises(ConfigError, match=r"scheduler.timezone: .*'Mars/Olympus' is not a known time zone"):
+        settings_from_mapping({"scheduler": {"timezone": "Mars/Olympus"}})
+    with pytest.raises(ConfigError, match=r"is not a 5-field cron expression"):
+        settings_from_mapping({"sources": {"aws": {"accounts": [{"id": "1", "regions": ["eu-west-1"]}]}},
+                               "scheduler": {"collect": {"aws": {"cron": "every tuesday"}}}})
+    zone = settings_from_mapping({"scheduler": {"timezone": "Europe/Berlin"}}).scheduler_settings().timezone
+    assert zone == "Europe/Berlin"
+
+
 
 @pytest.mark.parametrize("raw", [
     {"neo4j": {"password": ["hunter2-secret-value"]}},

@@ -28,16 +28,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import AfterValidator, BeforeValidator, Field, PositiveInt, field_validator, model_validator
 
 from collectors.settings import SOURCES
 from graphinv.scheduler.backoff import Backoff
 from graphinv.settings.types import AnyPort, Duration, Section
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+# APScheduler (about 45 ms to import, with tzlocal) is imported where a trigger is built or a cron
+# expression or time zone is checked: every command loads this section, few of them schedule anything.
 
 HOUR = 3600.0
 # A real landscape: machines and VMs move hourly (autoscaling, rolling updates); disks and
@@ -56,6 +59,9 @@ class Schedule:
     jitter: float = 0.0
 
     def trigger(self, timezone: str) -> BaseTrigger:
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
         jitter = self.jitter or None
         if self.cron:
             trigger = CronTrigger.from_crontab(self.cron, timezone=timezone)
@@ -125,6 +131,8 @@ class SchedulerSettings:
 
 
 def _check_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
     try:
         CronTrigger.from_crontab(expr)
     except ValueError as exc:
@@ -225,6 +233,10 @@ class SchedulerSection(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, timezone: str) -> str:
+        if timezone == "UTC":  # the default, known everywhere: no need to load APScheduler to say so
+            return timezone
+        from apscheduler.triggers.cron import CronTrigger
+
         try:
             CronTrigger(timezone=timezone)
         except Exception as exc:  # zoneinfo raises several types for a bad name
