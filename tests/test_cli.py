@@ -10,6 +10,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from collectors.records import InstanceRecord, MachineRecord, ShootRecord
 from collectors.scope import Scope
 from graphinv.config import Neo4jConnection
@@ -107,3 +109,21 @@ def test_only_the_managed_server_counts_as_local() -> None:
     assert cfg("bolt://127.0.0.1:7687")
     assert not cfg("bolt://127.0.0.1:7999")  # another Neo4j on loopback (e.g. a test server)
     assert not cfg("neo4j+s://abc.databases.neo4j.io")
+
+
+def test_json_output_is_one_array_with_a_row_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--format json`: one JSON array, each row on its own line, only the asked-for columns in their order,
+    values JSON cannot hold (a datetime) as text; no rows is `[]`."""
+    from graphinv.commands.common import emit
+
+    at = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    emit([{"uid": "i-1", "name": "zw\u00f6lf", "at": at, "extra": 1}, {"uid": "d-2", "name": None, "at": None}],
+         "json", ["uid", "name", "at"])
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 4, text
+    assert json.loads(lines[1].rstrip(",")) == {"uid": "i-1", "name": "zw\u00f6lf", "at": str(at)}
+    assert json.loads(text) == [{"uid": "i-1", "name": "zw\u00f6lf", "at": str(at)},
+                                {"uid": "d-2", "name": None, "at": None}]
+    emit([], "json", ["uid"])
+    assert json.loads(capsys.readouterr().out) == []
