@@ -42,16 +42,21 @@ def _native(value: Any) -> datetime | None:
 
 
 def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> list[dict[str, Any]]:
+    monthly = prices.monthly
     for row in rows:
         native = _native(row.get("created"))
-        row["created"] = native.isoformat() if native else None
+        if native is None:
+            row["created"] = row["age_days"] = None
+        else:
+            row["created"] = native.isoformat()
+            row["age_days"] = round((now - native).total_seconds() / 86400, 1)
         first = _native(row.get("first_seen"))
         row["first_seen"] = first.isoformat() if first else None
-        row["age_days"] = round((now - native).total_seconds() / 86400, 1) if native else None
-        shoot = row.get("shoot") or ""
-        parts = shoot.split("--")
-        row["project"] = parts[1] if len(parts) >= 3 and parts[0] == "shoot" else None
-        row["est_monthly_cost_usd"] = prices.monthly(row)
+        shoot = row.get("shoot")
+        # shoot--PROJECT--NAME (Gardener's technical id of a shoot)
+        parts = shoot.split("--", 2) if shoot and shoot.startswith("shoot--") else ()
+        row["project"] = parts[1] if len(parts) == 3 else None
+        row["est_monthly_cost_usd"] = monthly(row)
         row["name"] = row.get("name") or row.get("uid")  # many volumes and addresses have no name
     return rows
 
