@@ -54,7 +54,7 @@ def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> li
         row["first_seen"] = first.isoformat() if first else None
         shoot = row.get("shoot")
         # shoot--PROJECT--NAME (Gardener's technical id of a shoot)
-        parts = shoot.split("--", 2) if shoot and shoot.startswith("shoot--") else ()
+        parts = shoot.split("--", 2) if shoot and shoot.startswith("shoot--") else []
         row["project"] = parts[1] if len(parts) == 3 else None
         row["est_monthly_cost_usd"] = monthly(row)
         row["name"] = row.get("name") or row.get("uid")  # many volumes and addresses have no name

@@ -96,3 +96,17 @@ def test_garbage_collection_waits_for_the_start_then_runs(argv: list[str]) -> No
     _, result = _probe(argv, ())
     assert result["gc_enabled"] is True, "the collector was never resumed"
     assert result["frozen"] > 10_000, f"only {result['frozen']} objects frozen: the start was not held back"
+
+
+def test_json_and_csv_output_load_no_rich() -> None:
+    """Rich (40 to 60 ms to import) loads for a table or a message, not for output a script reads."""
+    code = ("import sys\nfrom graphinv.commands.common import emit, out\n"
+            "emit([{'a': 1}], 'json'); emit([{'a': 1}], 'csv')\n"
+            "print('rich' in sys.modules)\n"
+            "emit([{'a': 1}], 'table'); out.print('done')\n"
+            "print('rich' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "True" and "done" in lines, done.stdout  # the table and the message did print
+    assert "False" in lines, f"JSON or CSV output imported Rich: {done.stdout}"

@@ -51,7 +51,7 @@ def collect_into(graph: Graph, cfg: Settings, sources: list[str], concurrency: i
     workers = concurrency or _concurrency(cfg)
     if not show_progress:
         return run_tasks(ingest, tasks, concurrency=workers)
-    with Live(render(), console=out, refresh_per_second=4, transient=False) as live:
+    with Live(render(), console=out.console, refresh_per_second=4, transient=False) as live:
         def progress(scope: Scope, status: str, count: int) -> None:
             state[scope.key] = (status, count)
             live.update(render())

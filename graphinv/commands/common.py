@@ -9,22 +9,45 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from graphinv.db import Graph, GraphUnavailable
 from graphinv.settings.load import load_settings
 from graphinv.settings.root import Settings
 from graphinv.settings.types import ConfigError
 
-# Piped output (CI logs, `| less`) gets a wide console instead of Rich's 80-column default, so
-# tables stay tables.
-out = Console(width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A Rich console made on first use: Rich takes 40 to 60 ms to import, which a command printing JSON or
+    CSV (the orphan report for a script, the Ansible inventory) never needs. Attributes are the console's."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The Rich console itself (for what takes one: `rich.live.Live(console=...)`)."""
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            # Piped output (CI logs, `| less`) gets a wide console instead of Rich's 80-column default, so
+            # tables stay tables.
+            self._console = Console(stderr=self._stderr, width=None if stream.isatty() else 200)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 class State:
@@ -32,6 +55,8 @@ class State:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
+    from rich.markup import escape
+
     message = " ".join(str(message).split())  # one line, whatever the message was built from
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
@@ -89,6 +114,8 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str] | None
             writer.writerow({c: _cell(row.get(c)) for c in columns})
         print(buffer.getvalue(), end="")
     elif fmt == "table":
+        from rich.table import Table
+
         table = Table(title=title, show_lines=False, header_style="bold")
         for column in columns:
             table.add_column(column, overflow="fold")
