@@ -7,11 +7,12 @@ the three orphan queries as written (Neo4j DateTime values, a record per row), w
 timestamps and a record per row, as the report runs them (integer timestamps, all rows in one record:
 graphinv/orphan_rows.py), and a count-only floor (Neo4j's own time), all in this process; then
 `graphinv orphans --format json` end to end (process start to exit) with the driver's Rust
-extension and with it blocked (pure-Python PackStream), one after the other; then
+extension and with it blocked (pure-Python PackStream), one after the other (with --baseline-rev REV
+also with the code at REV, alternating with the working tree's); then
 `graphinv changes --since 24h` (one default page, and 10,000 rows) over the changes the load recorded.
 
 Usage: python bench/queries.py [--instances 100000] [--runs 7]
-       python bench/queries.py --report [--instances 100000] [--orphans 100] [--runs 7]
+       python bench/queries.py --report [--instances 100000] [--orphans 100] [--runs 7] [--keep] [--baseline-rev REV]
 (GRAPHINV_BENCH_NEO4J_URI: an existing, disposable Neo4j; --report wipes it first.)
 """
 
@@ -23,6 +24,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -176,14 +178,17 @@ def _median(work: Any, runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
-def _cli_seconds(uri: str, argv: list[str], runs: int) -> tuple[float, float, int]:
-    """Median wall seconds and median CPU seconds (user + system) of the process, and its output size."""
+def _cli_seconds(uri: str, argv: list[str], runs: int, code: Path | None = None) -> tuple[float, float, int]:
+    """Median wall seconds and median CPU seconds (user + system) of the process, and its output size.
+    `code`: a directory holding another version of graphinv's packages (`python -m` finds them first)."""
     env = dict(os.environ, GRAPHINV_NEO4J_URI=uri, GRAPHINV_CONFIG="")
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     times, cpu, size = [], [], 0
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False, cwd=code)
         times.append(time.perf_counter() - started)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -235,6 +240,8 @@ def report_bench(args: argparse.Namespace) -> None:
         print(f"{'  pure-Python driver':36} {pure:7.2f} {pure_cpu:7.2f}  "
               f"(CPU {pure_cpu / max(rust_cpu, 1e-9):.2f}x the Rust extension's)")
         print(f"{'  `graphinv orphans --help` (start-up)':36} {help_s:7.2f} {help_cpu:7.2f}")
+        if args.baseline_rev:
+            _against_baseline(uri, args.baseline_rev, [sys.executable, "-m", "graphinv", *argv], runs)
         # The load recorded every node's appearance: `graphinv changes` pages through them.
         published = graph.run_read("MATCH (c:Change) WHERE c.at IS NOT NULL RETURN count(c) AS n")[0]["n"]
         print(f"\n`graphinv changes --since 24h` over {published} published changes, median of {runs} runs:")
@@ -243,6 +250,26 @@ def report_bench(args: argparse.Namespace) -> None:
             wall, cpu, size = _cli_seconds(uri, [sys.executable, "-m", "graphinv", "changes", "--since", "24h", *extra],
                                            runs)
             print(f"  {label:40} {wall:7.2f} s wall {cpu:7.2f} s CPU ({size} bytes)")
+
+
+def _against_baseline(uri: str, rev: str, argv: list[str], runs: int) -> None:
+    """The same command with graphinv as it was at `rev` and as it is now, one run of each in turn."""
+    from bench.collect import WHOLE_TREE, export_baseline
+
+    with tempfile.TemporaryDirectory(prefix="graphinv-baseline-") as tmp:
+        baseline = export_baseline(rev, Path(tmp), WHOLE_TREE)
+        sides: dict[str, list[tuple[float, float]]] = {rev: [], "now": []}
+        for _ in range(runs):
+            for side, code in ((rev, baseline), ("now", None)):
+                wall, cpu, _ = _cli_seconds(uri, argv, 1, code)
+                sides[side].append((wall, cpu))
+    print(f"\nthe same at {rev} and now, one run of each in turn, median of {runs}:")
+    medians = {side: (statistics.median(w for w, _ in xs), statistics.median(c for _, c in xs))
+               for side, xs in sides.items()}
+    for side, (wall, cpu) in medians.items():
+        print(f"  {side:34} {wall:7.2f} s wall {cpu:7.2f} s CPU")
+    (now_wall, now_cpu), (was_wall, was_cpu) = medians["now"], medians[rev]
+    print(f"  now / {rev}: wall {now_wall / was_wall:.2f}x, CPU {now_cpu / was_cpu:.2f}x")
 
 
 def graph_uri(graph: Graph) -> str:
@@ -259,6 +286,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--report", action="store_true", help="the orphan report and `graphinv orphans` end to end")
     parser.add_argument("--orphans", type=int, default=100, help="with --report: VMs without a machine")
+    parser.add_argument("--baseline-rev", metavar="REV",
+                        help="with --report: also time `graphinv orphans --format json` with the code at REV, "
+                             "alternating with the working tree's")
     parser.add_argument("--keep", action="store_true",
                         help="with --report: reuse the graph when it already holds exactly this landscape")
     args = parser.parse_args()
