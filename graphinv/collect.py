@@ -123,6 +123,7 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
             send(_Message(task, "failed", error=exc))
 
     _record_unrecorded(ingest)
+    framing = _Framing()
     runs: dict[int, ScopeRun] = {}
     counts: dict[int, int] = {}
     results: dict[int, ScopeRunResult] = {}
@@ -143,7 +144,7 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
             if key in results:
                 continue
             try:
-                result = _handle(ingest, msg, runs, counts, progress, stop)
+                result = _handle(ingest, msg, runs, counts, progress, stop, framing)
             except _WriterBroken as exc:
                 summary.aborted = str(exc)
                 break
@@ -171,14 +172,29 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
     return summary
 
 
+class _Framing:
+    """The framing records (accounts, regions: `ScopeTask.context`) this run has written. The scopes of
+    one account and region share them (three or more per region), and one write a run is enough:
+    they are never swept, and a record equal to one already written would only refresh it."""
+
+    def __init__(self) -> None:
+        self._written: dict[tuple[str, str], Record] = {}
+
+    def new(self, records: Sequence[Record]) -> list[Record]:
+        return [r for r in records if self._written.get((r.label, r.uid)) != r]
+
+    def written(self, records: Sequence[Record]) -> None:
+        self._written.update(((r.label, r.uid), r) for r in records)
+
+
 def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: dict[int, int],
-            progress: Progress | None, stop: threading.Event) -> ScopeRunResult | None:
+            progress: Progress | None, stop: threading.Event, framing: _Framing) -> ScopeRunResult | None:
     """Apply one reader message; returns the scope's result once the scope is finished."""
     key = id(msg.task)
     if msg.kind == "start":
-        if msg.task.context:
-            ingest.write_context(msg.task.scope, msg.task.context)
-        run = ingest.scope(msg.task.scope)
+        context = framing.new(msg.task.context)
+        run = ingest.scope(msg.task.scope, context)  # one transaction: the framing records and the start
+        framing.written(context)
         runs[key] = run
         with _inflight_lock:
             _inflight.add(run.run_id)

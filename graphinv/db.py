@@ -57,6 +57,9 @@ class Graph:
         # Transaction functions the driver ran again after a transient error (deadlock, lost
         # connection): how much concurrent writers contend. Benchmarks and the worker report it.
         self.tx_retries = 0
+        # Write transactions committed: each costs a commit (a log flush) and its round trips, so
+        # the engine groups statements into few of them; tests and benchmarks read it.
+        self.write_transactions = 0
 
     def close(self) -> None:
         self.driver.close()
@@ -94,7 +97,9 @@ class Graph:
             return work(tx)
 
         with self.session() as session:
-            return session.execute_write(counted)
+            result = session.execute_write(counted)
+        self.write_transactions += 1
+        return result
 
     def read(self, work: Callable[[ManagedTransaction], T]) -> T:
         with self.session(default_access_mode=neo4j.READ_ACCESS) as session:

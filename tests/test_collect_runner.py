@@ -73,6 +73,24 @@ def test_writes_happen_on_the_calling_thread_only(graph: Graph) -> None:
     assert writers == {threading.current_thread().name}
 
 
+def test_the_records_framing_several_scopes_are_written_once_a_run(graph: Graph) -> None:
+    install_schema(graph)
+    ingest = Ingest(graph, batch_size=100)
+    # three kinds in one account and region share its account and region records (the context)
+    vms = _task("r1", 5)
+    tasks = [vms, *(ScopeTask(scope=Scope("aws", "111", "r1", kind), fetch=lambda: iter(()), context=vms.context)
+                    for kind in ("Disk", "IP"))]
+    for _ in range(2):
+        before, transactions = ingest.round_trips, graph.write_transactions
+        summary = run_tasks(ingest, tasks, concurrency=3)
+        assert not summary.failed and summary.written == 5
+        assert ingest.round_trips - before == 1 + 2  # the VMs' batch; the account and the region once
+        assert graph.write_transactions - transactions == 3 * 2  # each scope's start and end
+    assert graph.run_read("MATCH (a:CloudAccount {uid: 'aws:111'})-[:OWNS]->(i) RETURN count(i) AS c") == [{"c": 5}]
+    assert graph.run_read("MATCH (r:Region {uid: 'aws:r1'}) RETURN r.last_seen > r.first_seen AS again"
+                          ) == [{"again": True}]  # the second run wrote them again
+
+
 def test_stop_event_fails_unfinished_scopes_without_sweeping(graph: Graph) -> None:
     install_schema(graph)
     ingest = Ingest(graph, batch_size=1000)
@@ -112,11 +130,8 @@ class _BrokenIngest:
 
     graph = _BrokenGraph()
 
-    def scope(self, scope: Scope) -> _BrokenRun:
+    def scope(self, scope: Scope, context: Any = ()) -> _BrokenRun:
         return _BrokenRun(scope)
-
-    def write_context(self, scope: Scope, records: Any) -> None:
-        pass
 
 
 @pytest.mark.timeout(60)

@@ -13,6 +13,7 @@ from collectors.records import (
     InstanceRecord,
     IPRecord,
     MachineRecord,
+    RegionRecord,
     ShootRecord,
 )
 from collectors.scope import Scope
@@ -444,3 +445,77 @@ def test_claim_flags_follow_every_edge_machines_and_bastions_make_or_remove(inge
     graph.run_write("MATCH (i:Instance) REMOVE i.claimed")
     install_schema(graph)
     _assert_claims_exact(graph, "the schema install after an older graphinv")
+
+
+def test_a_scope_starts_and_ends_in_one_transaction_each(ingest: Ingest, graph: Graph) -> None:
+    # The scope's start (with the account and region that frame it) and its end (the last batch, the
+    # stale check, publishing its changes, the Collection's `complete`) are one commit each.
+    context = [CloudAccountRecord(uid="aws:111", provider="aws", account_id="111"),
+               RegionRecord(uid="aws:eu-west-1", provider="aws", name="eu-west-1")]
+    for round_ in range(2):  # into an empty graph, then as a re-read that sweeps
+        before = graph.write_transactions
+        with ingest.scope(INSTANCES, context) as run:
+            run.write([inst("i-1"), inst(f"i-{round_ + 2}")])
+        sweep = 1 if round_ else 0  # the re-read's sweep of i-2 is a transaction of its own, then the end
+        assert graph.write_transactions - before == 2 + sweep * 2
+        assert run.result.written == {"Instance": 2} and run.result.swept == {"Instance": sweep}
+    assert graph.run_read("MATCH (i:Instance) RETURN i.uid AS uid ORDER BY uid") == [{"uid": "i-1"}, {"uid": "i-3"}]
+    assert graph.run_read("MATCH (a:CloudAccount)-[:OWNS]->(:Instance {uid: 'i-1'}) RETURN a.uid AS uid"
+                          ) == [{"uid": "aws:111"}]
+    assert graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.written AS w, c.swept AS sw",
+                          {"k": INSTANCES.key}) == [{"s": "complete", "w": 2, "sw": 1}]
+    # every change is published: i-1..3 appeared, i-2 gone (with its edges)
+    assert graph.run_read("MATCH (c:Change) WHERE c.at IS NULL RETURN count(c) AS n") == [{"n": 0}]
+    assert graph.run_read("MATCH (c:Change {kind: 'gone'}) RETURN c.node_uid AS uid") == [{"uid": "i-2"}]
+
+
+def test_a_lost_connection_at_the_scope_end_is_retried_whole(graph: Graph,
+                                                             neo4j_connection: Neo4jConnection) -> None:
+    install_schema(graph)
+    port = int(neo4j_connection.uri.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, cut_on=b"RETURN stale, promoted", cuts=1)
+    try:
+        with Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{proxy.port}")) as flaky:
+            with Ingest(flaky, batch_size=50).scope(INSTANCES) as run:
+                run.write(inst(f"i-{n}") for n in range(70))  # a batch of 50 alone, 20 with the end
+            assert flaky.tx_retries == 1
+    finally:
+        proxy.close()
+    assert proxy.cuts_done == 1
+    assert run.result.written == {"Instance": 70}
+    assert graph.run_read("MATCH (i:Instance) RETURN count(i) AS c") == [{"c": 70}]
+    # the retried end wrote its 20 rows and their changes once
+    assert graph.run_read("MATCH (c:Change {kind: 'appeared'}) RETURN count(c) AS n, count(c.at) AS published"
+                          ) == [{"n": 70, "published": 70}]
+    assert graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.written AS w",
+                          {"k": INSTANCES.key}) == [{"s": "complete", "w": 70}]
+
+
+def test_a_scope_end_that_keeps_failing_sweeps_nothing_and_keeps_the_rows_read(
+        graph: Graph, neo4j_connection: Neo4jConnection) -> None:
+    install_schema(graph)
+    with Ingest(graph).scope(INSTANCES) as run:
+        run.write([inst("i-1"), inst("i-2"), inst("i-3")])
+    complete = graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.last_complete_started AS t",
+                              {"k": INSTANCES.key})[0]["t"]
+    port = int(neo4j_connection.uri.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, cut_on=b"RETURN stale, promoted", cuts=1000)
+    try:
+        with Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{proxy.port}"), max_retry_seconds=1) as flaky:
+            run = Ingest(flaky).scope(INSTANCES)
+            run.write([inst("i-1", state="stopped"), inst("i-4")])  # i-2 and i-3 unseen
+            with pytest.raises(Exception) as failed:
+                run.complete()
+            run.fail(failed.value)  # as the collection runner does with a failure the graph can record
+    finally:
+        proxy.close()
+    assert proxy.cuts_done >= 1
+    rows = graph.run_read("MATCH (i:Instance) RETURN i.uid AS uid, i.state AS state ORDER BY uid")
+    assert [r["uid"] for r in rows] == ["i-1", "i-2", "i-3", "i-4"]  # nothing swept, the rows read kept
+    assert rows[0]["state"] == "stopped"
+    c = graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.error AS e, "
+                       "c.last_complete_started AS t", {"k": INSTANCES.key})[0]
+    assert c["s"] == "failed" and c["e"] and c["t"] == complete
+    # the failed read's changes stay pending: nobody sees them
+    assert graph.run_read("MATCH (c:Change {node_uid: 'i-4'}) RETURN c.at AS at, c.pending AS p"
+                          ) == [{"at": None, "p": INSTANCES.key}]

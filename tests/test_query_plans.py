@@ -64,18 +64,27 @@ def test_write_statements_keep_a_plan_made_on_an_empty_graph_that_scans_nothing(
     new graph is made while it is empty. That plan must find every node by an index or from a bound
     node, never by scanning a label, or it would stay a scan as the graph grows."""
     from graph_schema.registry import NODE_CLASSES
-    from graphinv.ingest.cypher import KEEP_PLAN, relink_query, stale_query, sweep_query, upsert_query
+    from graphinv.ingest.cypher import (
+        KEEP_PLAN,
+        finish_query,
+        relink_query,
+        stale_query,
+        sweep_query,
+        upsert_query,
+    )
 
     install_schema(graph)
     assert graph.run_read("MATCH (n) RETURN count(n) AS c")[0]["c"] == 0
     params: dict[str, object] = {"rows": [], "extra_labels": [], "now": None, "source": "s", "scope": "s",
-                                 "run_id": "r", "limit": 1}
+                                 "run_id": "r", "limit": 1, "at": None, "key": "s", "finished": None,
+                                 "written": 0, "swept": 0}
     checked = 0
     for cls in NODE_CLASSES:
         label = cls.__label__
         statements = {"upsert": upsert_query(label), "upsert with capture": upsert_query(label, True),
                       "sweep": sweep_query(label), "sweep with capture": sweep_query(label, True),
-                      "stale check": stale_query(label), "relink": relink_query(label)}
+                      "stale check": stale_query(label), "relink": relink_query(label),
+                      "finish": finish_query((label,)), "finish with capture": finish_query((label, "IP"), True)}
         for what, text in statements.items():
             if not text:
                 continue
@@ -89,4 +98,4 @@ def test_write_statements_keep_a_plan_made_on_an_empty_graph_that_scans_nothing(
                 refresh = [d for d in explained_seeks(graph, text, params) if "same:" in d]
                 assert refresh and all(f"same:{label}(uid)" in d for d in refresh), f"{label} {what}: {refresh}"
             checked += 1
-    assert checked >= 5 * len(NODE_CLASSES)
+    assert checked >= 7 * len(NODE_CLASSES)

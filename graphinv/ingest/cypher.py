@@ -279,3 +279,30 @@ def sweep_query(label: str, capture: bool = False) -> str:
         "DETACH DELETE n\n"
         "RETURN count(*) AS swept"
     )
+
+
+@cache
+def finish_query(labels: tuple[str, ...], capture: bool = False) -> str:
+    """The end of a complete read of a scope holding `labels`, as ONE statement: whether the scope
+    holds nodes the run did not see (per label, `stale_query`'s selection); when none, the first
+    $limit of the scope's pending changes published (`capture`; changes.PROMOTE_QUERY); when none is
+    left to publish, the Collection recorded complete. Returns `stale` (a count per label, 0 or 1)
+    and `promoted`; the Collection was recorded when no count is 1 and `promoted` < $limit.
+    Needs $scope, $run_id, $limit, $at and the Collection's $key, $now, $finished, $written, $swept.
+
+    One statement, not one per part: Neo4j runs each part in well under a millisecond, while every
+    statement costs the writer a round trip, and a collection ends hundreds of scopes."""
+    parts = [f"CALL () {{\n  MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
+             f"  WITH n LIMIT 1\n  RETURN count(n) AS stale{i}\n}}" for i, label in enumerate(labels)]
+    parts.append("WITH [" + ", ".join(f"stale{i}" for i in range(len(labels))) + "] AS stale")
+    if capture:
+        parts.append("CALL (stale) {\n  WITH stale WHERE NOT 1 IN stale\n  MATCH (c:Change {pending: $scope})\n"
+                     "  WITH c LIMIT $limit\n  SET c.at = $at, c.pending = null\n  RETURN count(c) AS promoted\n}")
+    else:
+        parts.append("WITH stale, 0 AS promoted")
+    parts.append("CALL (stale, promoted) {\n  WITH stale, promoted WHERE NOT 1 IN stale AND promoted < $limit\n"
+                 "  MATCH (c:Collection {uid: $key}) WHERE c.run_id = $run_id\n"
+                 "  SET c.status = 'complete', c.finished = $finished, c.written = $written, c.swept = $swept,\n"
+                 "      c.error = null, c.last_complete_started = $now, c.last_complete_finished = $finished\n}")
+    parts.append("RETURN stale, promoted")
+    return KEEP_PLAN + "\n".join(parts)

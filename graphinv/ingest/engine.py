@@ -27,8 +27,14 @@ from graph_schema.registry import node_class, property_names
 from graph_schema.surfaces import properties
 from graphinv.db import Graph
 from graphinv.ingest import changes
-from graphinv.ingest.changes import promote_pending, remembered
-from graphinv.ingest.cypher import KEEP_PLAN, release_claims_clause, stale_query, sweep_query, upsert_query
+from graphinv.ingest.changes import PROMOTE_CHUNK, remembered
+from graphinv.ingest.cypher import (
+    KEEP_PLAN,
+    finish_query,
+    release_claims_clause,
+    sweep_query,
+    upsert_query,
+)
 from graphinv.redact import redact
 
 log = logging.getLogger(__name__)
@@ -149,6 +155,19 @@ class ScopeRunResult:
         return sum(self.swept.values())
 
 
+@dataclass
+class _Batch:
+    """One upsert statement's worth of rows, ready to send."""
+
+    label: str
+    query: str
+    params: dict[str, Any]
+
+    @property
+    def rows(self) -> int:
+        return len(self.params["rows"])
+
+
 class BatchWriter:
     """Buffers records per label and writes each full buffer as one UNWIND statement."""
 
@@ -170,33 +189,59 @@ class BatchWriter:
                 self._flush(record.label, extra)
         return count
 
-    def _flush(self, label: str, extra: str | None) -> None:
+    def _take(self, label: str, extra: str | None) -> _Batch | None:
         rows = self._buffers.get((label, extra))
         if not rows:
-            return
+            return None
         self._buffers[(label, extra)] = []
         query = upsert_query(label, self.ingest.capture_changes and remembered(label) is not None)
-        params = {"rows": rows, "extra_labels": [extra] if extra else [], **self.params}
+        return _Batch(label, query, {"rows": rows, "extra_labels": [extra] if extra else [], **self.params})
 
-        def work(tx: ManagedTransaction) -> None:
-            # every row is written: whole, or only refreshed where the node already holds it
-            tx.run(query, params).consume()
+    def take(self) -> list[_Batch]:
+        """Everything buffered, as statements the caller sends in a transaction of its own choosing
+        (then `sent` them); the buffers are empty afterwards."""
+        return [batch for label, extra in list(self._buffers) if (batch := self._take(label, extra))]
 
-        self.ingest.graph.write(work)
-        written = len(rows)
-        self.ingest.round_trips += 1
-        self.written[label] = self.written.get(label, 0) + written
+    def sent(self, batches: Iterable[_Batch]) -> None:
+        """`batches` were committed: count them."""
+        for batch in batches:
+            self.ingest.round_trips += 1
+            self.written[batch.label] = self.written.get(batch.label, 0) + batch.rows
+
+    def send(self, batches: list[_Batch]) -> None:
+        """`batches` in one transaction of their own."""
+        # every row is written: whole, or only refreshed where the node already holds it
+        self.ingest.graph.write(lambda tx: _send(tx, batches))
+        self.sent(batches)
+
+    def _flush(self, label: str, extra: str | None) -> None:
+        batch = self._take(label, extra)
+        if batch is not None:
+            self.send([batch])
 
     def flush(self) -> None:
         for label, extra in list(self._buffers):
             self._flush(label, extra)
 
 
+def _send(tx: ManagedTransaction, batches: Iterable[_Batch]) -> None:
+    for batch in batches:
+        tx.run(batch.query, batch.params).consume()
+
+
 class ScopeRun:
     """One read of one scope. Use as a context manager: a clean exit completes (and sweeps), an
-    exception marks the scope failed and sweeps nothing; the exception propagates."""
+    exception marks the scope failed and sweeps nothing; the exception propagates.
 
-    def __init__(self, ingest: Ingest, scope: Scope) -> None:
+    A commit costs Neo4j a log flush and the writer a few round trips, far more than a small
+    statement, and most scopes are small: so a scope's start (its Collection says `running`, with
+    the records that frame it) is one transaction, and its end one more when nothing is stale
+    (the last batches, the stale checks, publishing its changes and the Collection's `complete`).
+    Full batches in between are a transaction each, and a transaction never carries more than one
+    batch's worth of rows (`Ingest.batch_size`), so its memory stays bounded. A failure is recorded
+    on its own, after the rest, so a transaction that failed cannot take that record with it."""
+
+    def __init__(self, ingest: Ingest, scope: Scope, context: Iterable[Record] = ()) -> None:
         self.graph = ingest.graph
         self.scope = scope
         self.run_id = uuid.uuid4().hex
@@ -204,7 +249,8 @@ class ScopeRun:
         self.writer = BatchWriter(ingest, scope.key, scope.source, self.run_id, self.started)
         self.result = ScopeRunResult(scope=scope, status="running", written=self.writer.written)
         self._closed = False
-        self._record_start()
+        self._unsent: list[_Batch] = []
+        self._record_start(context)
 
     def write(self, records: Iterable[Record]) -> int:
         return self.writer.write(records)
@@ -215,37 +261,72 @@ class ScopeRun:
     # -- finishing --------------------------------------------------------------------------
     def complete(self) -> ScopeRunResult:
         """The whole scope was read: write what is buffered, sweep what this run did not see."""
-        self.flush()
+        batches = self._unsent = self.writer.take()  # until committed: `fail` sends what is left
+        limit = self.writer.ingest.batch_size
+        while sum(batch.rows for batch in batches) > limit:  # the largest alone, before the end
+            largest = max(batches, key=lambda batch: batch.rows)
+            self.writer.send([largest])
+            batches.remove(largest)
+        written = self.result.total_written + sum(batch.rows for batch in batches)
+        finish = finish_query(self.scope.labels, self.writer.ingest.capture_changes)
+        params = {**self._scope_params(), "scope": self.scope.key, "at": _now(), "limit": PROMOTE_CHUNK,
+                  "written": written, "swept": 0}
+
+        def last(tx: ManagedTransaction) -> tuple[list[str], int]:
+            _send(tx, batches)
+            return self._finished(tx.run(finish, {**params, "finished": _now()}).single(strict=True))
+
+        stale, promoted = self.graph.write(last)
+        self.writer.sent(batches)
+        self._unsent = []
         for label in self.scope.labels:
-            swept = 0
-            stale = self.graph.run_write(stale_query(label), {"scope": self.scope.key, "run_id": self.run_id})
-            while stale[0]["stale"]:  # until a chunk comes back short
-                rows = self.graph.run_write(
-                    sweep_query(label, self.writer.ingest.capture_changes),
-                    {"scope": self.scope.key, "run_id": self.run_id, "limit": SWEEP_CHUNK,
-                     "now": self.started, "source": self.scope.source},
-                )
-                swept += rows[0]["swept"]
-                if rows[0]["swept"] < SWEEP_CHUNK:
-                    break
-            self.result.swept[label] = swept
-        if self.writer.ingest.capture_changes:  # the read is complete: its changes (and earlier pending ones) count
-            promote_pending(self.graph, self.scope.key, _now())
+            self.result.swept[label] = 0
+        swept_labels: set[str] = set()
+        while stale or promoted >= PROMOTE_CHUNK:  # rare: a sweep, or many changes to publish
+            for label in stale:
+                if label in swept_labels:  # the sweep deletes exactly what the check finds
+                    raise RuntimeError(f"scope {self.scope.key} still holds unseen {label} nodes after its sweep")
+                swept_labels.add(label)
+                self.result.swept[label] = self._sweep(label)
+            params["swept"] = self.result.total_swept
+            stale, promoted = self.graph.write(
+                lambda tx: self._finished(tx.run(finish, {**params, "finished": _now()}).single(strict=True)))
         self.result.status = "complete"
-        self._record_end()
         self._closed = True
         return self.result
+
+    def _finished(self, row: Any) -> tuple[list[str], int]:
+        """finish_query's answer: the labels with nodes to sweep, and how many changes it published."""
+        stale = [label for label, count in zip(self.scope.labels, row["stale"], strict=True) if count]
+        return stale, int(row["promoted"])
+
+    def _sweep(self, label: str) -> int:
+        """Delete the scope's `label` nodes this complete run did not see, in chunks of their own."""
+        swept = 0
+        while True:
+            rows = self.graph.run_write(
+                sweep_query(label, self.writer.ingest.capture_changes),
+                {"scope": self.scope.key, "run_id": self.run_id, "limit": SWEEP_CHUNK,
+                 "now": self.started, "source": self.scope.source},
+            )
+            swept += rows[0]["swept"]
+            if rows[0]["swept"] < SWEEP_CHUNK:
+                return swept
 
     def fail(self, error: BaseException | str) -> ScopeRunResult:
         """The read did not finish: keep what was written (it is real), delete nothing."""
         message = redact(error if isinstance(error, str) else f"{type(error).__name__}: {error}")
         try:
+            if self._unsent:  # the records of a scope end that failed are real: keep them
+                self.writer.send(self._unsent)
+                self._unsent = []
             self.flush()
         except Exception as exc:  # the graph itself failing must not hide the original reason
             log.warning("scope %s: could not write buffered records after failure: %s", self.scope, exc)
         self.result.status = "failed"
         self.result.error = message
-        self._record_end()
+        self.graph.run_write(_END_QUERY, self._end_params("failed", self.result.total_written,
+                                                          self.result.total_swept, message))
         self._closed = True
         return self.result
 
@@ -262,40 +343,48 @@ class ScopeRun:
             self.fail(exc)
 
     # -- the Collection node ----------------------------------------------------------------
-    def _record_start(self) -> None:
-        self.graph.run_write(
-            """
-            MERGE (c:Collection {uid: $key})
-            ON CREATE SET c.first_seen = $now
-            SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
-                c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
-                c.run_id = $run_id, c.last_seen = $now, c.owner = $owner
-            """,
-            {**self._scope_params(), "owner": OWNER},
-        )
+    def _record_start(self, context: Iterable[Record]) -> None:
+        """The Collection says `running`, in one transaction with the records that frame the scope
+        (never swept by it: they have a scope of their own)."""
+        framing = BatchWriter(self.writer.ingest, f"{self.scope.source}:{self.scope.account}:context",
+                              self.scope.source, "context", self.started)
+        framing.write(context)  # a context larger than a batch sends its full batches on their own
+        batches = framing.take()
+        params = {**self._scope_params(), "owner": OWNER}
 
-    def _record_end(self) -> None:
-        params = {
-            **self._scope_params(), "finished": _now(), "status": self.result.status,
-            "written": self.result.total_written, "swept": self.result.total_swept,
-            "error": self.result.error,
-        }
-        self.graph.run_write(
-            """
-            MATCH (c:Collection {uid: $key})
-            WHERE c.run_id = $run_id
-            SET c.status = $status, c.finished = $finished, c.written = $written, c.swept = $swept,
-                c.error = $error
-            FOREACH (_ IN CASE WHEN $status = 'complete' THEN [1] ELSE [] END |
-                SET c.last_complete_started = $now, c.last_complete_finished = $finished)
-            """,
-            params,
-        )
+        def start(tx: ManagedTransaction) -> None:
+            _send(tx, batches)
+            tx.run(_START_QUERY, params).consume()
+
+        self.graph.write(start)
+        framing.sent(batches)
+
+    def _end_params(self, status: str, written: int, swept: int, error: str | None) -> dict[str, Any]:
+        return {**self._scope_params(), "finished": _now(), "status": status, "written": written,
+                "swept": swept, "error": error}
 
     def _scope_params(self) -> dict[str, Any]:
         s = self.scope
         return {"key": s.key, "source": s.source, "kind": s.kind, "account": s.account,
                 "region": s.region, "now": self.started, "run_id": self.run_id}
+
+
+_START_QUERY = """
+MERGE (c:Collection {uid: $key})
+ON CREATE SET c.first_seen = $now
+SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
+    c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
+    c.run_id = $run_id, c.last_seen = $now, c.owner = $owner
+"""
+
+_END_QUERY = """
+MATCH (c:Collection {uid: $key})
+WHERE c.run_id = $run_id
+SET c.status = $status, c.finished = $finished, c.written = $written, c.swept = $swept,
+    c.error = $error
+FOREACH (_ IN CASE WHEN $status = 'complete' THEN [1] ELSE [] END |
+    SET c.last_complete_started = $now, c.last_complete_finished = $finished)
+"""
 
 
 class Ingest:
@@ -309,8 +398,10 @@ class Ingest:
         self.capture_changes = capture_changes  # record what changed (graphinv/ingest/changes.py)
         self.round_trips = 0  # upsert statements sent; tests and benchmarks read it
 
-    def scope(self, scope: Scope) -> ScopeRun:
-        return ScopeRun(self, scope)
+    def scope(self, scope: Scope, context: Iterable[Record] = ()) -> ScopeRun:
+        """Start a read of `scope`; `context`: records that frame it (see `write_context`), written in
+        the same transaction as the start."""
+        return ScopeRun(self, scope, context)
 
     def write_context(self, scope: Scope, records: Iterable[Record]) -> None:
         """Upsert records that frame a scope (its account and region); no scope ever sweeps them."""
