@@ -7,6 +7,7 @@ function either commits whole or not at all, so a batch never half-applies.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -35,6 +36,17 @@ def row_of(record: Record) -> dict[str, Any]:
                 type(value) is list and not any(isinstance(item, _CONVERTED) for item in value)):
             return record.data()
     return dict(zip(record.keys(), record, strict=True))
+
+
+def _pipelined_begin(session: neo4j.Session) -> contextlib.AbstractContextManager[Any]:
+    """Within it, the session's next transaction sends its BEGIN together with its first query
+    instead of waiting for the server's answer to BEGIN first: one round trip less per transaction,
+    with the same retries. The driver's own `execute_query` does exactly this, but runs one query
+    only; the switch is not public, so without it (another driver release) transactions simply
+    begin as before. A collection's writer sends hundreds of small transactions, and under load
+    each round trip costs it several milliseconds."""
+    switch: contextlib.AbstractContextManager[Any] = getattr(session, "_pipelined_begin", contextlib.nullcontext())
+    return switch
 
 
 class GraphUnavailable(RuntimeError):
@@ -96,7 +108,7 @@ class Graph:
                 self.tx_retries += 1
             return work(tx)
 
-        with self.session() as session:
+        with self.session() as session, _pipelined_begin(session):
             result = session.execute_write(counted)
         self.write_transactions += 1
         return result

@@ -491,6 +491,26 @@ def test_a_lost_connection_at_the_scope_end_is_retried_whole(graph: Graph,
                           {"k": INSTANCES.key}) == [{"s": "complete", "w": 70}]
 
 
+def test_a_lost_connection_in_a_one_statement_transaction_is_retried(graph: Graph,
+                                                                    neo4j_connection: Neo4jConnection) -> None:
+    # The scope's start (no context) and the end of an empty read are one statement each, sent the
+    # cheaper way (Graph.run_write); the driver retries them all the same.
+    install_schema(graph)
+    port = int(neo4j_connection.uri.rsplit(":", 1)[1])
+    for cut_on in (b"c.status = 'running'", b"RETURN stale, promoted"):
+        proxy = CuttingProxy(port, cut_on=cut_on, cuts=1)
+        try:
+            with Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{proxy.port}")) as flaky:
+                with Ingest(flaky).scope(DISKS):
+                    pass
+                assert flaky.tx_retries == 1 and flaky.write_transactions == 2
+        finally:
+            proxy.close()
+        assert proxy.cuts_done == 1
+        assert graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s", {"k": DISKS.key}
+                              ) == [{"s": "complete"}]
+
+
 def test_a_scope_end_that_keeps_failing_sweeps_nothing_and_keeps_the_rows_read(
         graph: Graph, neo4j_connection: Neo4jConnection) -> None:
     install_schema(graph)
