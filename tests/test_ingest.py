@@ -493,8 +493,8 @@ def test_a_lost_connection_at_the_scope_end_is_retried_whole(graph: Graph,
 
 def test_a_lost_connection_in_a_one_statement_transaction_is_retried(graph: Graph,
                                                                     neo4j_connection: Neo4jConnection) -> None:
-    # The scope's start (no context) and the end of an empty read are one statement each, sent the
-    # cheaper way (Graph.run_write); the driver retries them all the same.
+    # The scope's start (no context) and the end of an empty read are transactions of one statement,
+    # their BEGIN sent with it (graphinv.db); the driver retries them all the same.
     install_schema(graph)
     port = int(neo4j_connection.uri.rsplit(":", 1)[1])
     for cut_on in (b"c.status = 'running'", b"RETURN stale, promoted"):

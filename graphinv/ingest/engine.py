@@ -276,9 +276,7 @@ class ScopeRun:
             _send(tx, batches)
             return self._finished(tx.run(finish, {**params, "finished": _now()}).single(strict=True))
 
-        # one statement alone goes the cheaper way (Graph.run_write)
-        stale, promoted = (self.graph.write(last) if batches
-                           else self._finished(self.graph.run_write(finish, {**params, "finished": _now()})[0]))
+        stale, promoted = self.graph.write(last)
         self.writer.sent(batches)
         self._unsent = []
         for label in self.scope.labels:
@@ -357,11 +355,8 @@ class ScopeRun:
             _send(tx, batches)
             tx.run(_START_QUERY, params).consume()
 
-        if batches:
-            self.graph.write(start)
-            framing.sent(batches)
-        else:  # one statement alone goes the cheaper way (Graph.run_write)
-            self.graph.run_write(_START_QUERY, params)
+        self.graph.write(start)
+        framing.sent(batches)
 
     def _end_params(self, status: str, written: int, swept: int, error: str | None) -> dict[str, Any]:
         return {**self._scope_params(), "finished": _now(), "status": status, "written": written,
