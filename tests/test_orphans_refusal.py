@@ -49,6 +49,10 @@ def test_graphql_orphans_refuse_stale_data_like_the_cli(graph: Graph, neo4j_conn
         assert "within 6h" in message and SCOPE in message, message
         code, stderr = _cli(neo4j_connection)
         assert code == 2 and SCOPE in stderr, stderr
+        # a fresh read of another provider proves nothing about this one
+        graph.run_write("CREATE (:Collection {uid: 'gcp/p/europe-west1/Instance', source: 'gcp', status: 'complete', "
+                        "last_complete_finished: datetime()})")
+        assert SCOPE in _ask(base)["errors"][0]["message"]
 
         graph.run_write("MATCH (c:Collection {uid: $scope}) SET c.last_complete_finished = datetime()",
                         {"scope": SCOPE})
