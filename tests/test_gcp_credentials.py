@@ -236,6 +236,30 @@ def test_a_refused_key_fails_its_scopes_in_one_line_and_sweeps_nothing(
     assert not leaks(graph_text(graph), [wrong, key_file(sim)])
 
 
+def test_a_watch_reread_with_a_refused_key_names_it(sim: GcpSim, tmp_path: Path) -> None:
+    """A Machine watch's re-read of one VM (graphinv/watch/gcp_refresh.py) fails like a scheduled read when
+    the key is refused: one line naming the key file, none of its content; the right key reads the VM."""
+    from collectors.gcp.clients import GcpCredentialsRefused
+    from collectors.provider_ids import instance_uid
+    from graphinv.watch.gcp_refresh import GcpVmReader
+    from graphinv.watch.refresh import VmTarget
+
+    provider_id = sim.provider_ids()["node-a"]
+    uid = instance_uid(provider_id)
+    assert uid is not None
+    target = VmTarget("gcp", uid, provider_id, None)
+    section = {**sim.source_config(), "projects": [PROJECT]}
+    read = GcpVmReader(section).read(target, None)
+    assert read is not None and [r.uid for r in read[0][1] if r.label == "Instance"] == [uid]
+
+    wrong = with_another_key(key_file(sim), tmp_path / "wrong-key.json")
+    with pytest.raises(GcpCredentialsRefused) as refused:
+        GcpVmReader({**section, "credentials": str(wrong)}).read(target, None)
+    message = str(refused.value)
+    assert str(wrong) in message and "refused: 401" in message and "\n" not in message, message
+    assert not leaks(message, [wrong, key_file(sim)])
+
+
 def test_the_simulated_landscape_hands_out_the_key_file(tmp_path: Path, landscape: Landscape) -> None:
     with pytest.raises(ValueError, match="unknown providers: gce"):
         SimulatedLandscape(landscape, tmp_path, cloud_options={"gce": {}})

@@ -49,16 +49,25 @@ def credentials_name(spec: str) -> str:
     return f"credentials file {spec!r}"
 
 
+# What the SDK raises when the API (401) or the token endpoint refuses the credentials.
+REFUSALS = (core_exceptions.Unauthorized, RefreshError)
+
+
+def refused(spec: str, exc: Exception) -> GcpCredentialsRefused:
+    """The error for a refusal (one of REFUSALS) of the credentials `spec`: it says which were refused
+    (the SDK's error names only the URL, which is the same for every key) and the answer's first line."""
+    # RefreshError's first argument is its message; the second, the token endpoint's answer.
+    said = str(exc.args[0] if isinstance(exc, RefreshError) and exc.args else exc)
+    first = next((line.strip() for line in said.splitlines() if line.strip()), type(exc).__name__)
+    return GcpCredentialsRefused(f"gcp: {credentials_name(spec)} refused: {first[:300]}")
+
+
 def naming_refused_credentials(spec: str, records: Iterator[T]) -> Iterator[T]:
-    """`records`; a refusal of the credentials fails with an error that says which were refused
-    (the SDK's error names only the URL, which is the same for every key)."""
+    """`records`; a refusal of the credentials fails with refused()'s error."""
     try:
         yield from records
-    except (core_exceptions.Unauthorized, RefreshError) as exc:
-        # RefreshError's first argument is its message; the second, the token endpoint's answer.
-        said = str(exc.args[0] if isinstance(exc, RefreshError) and exc.args else exc)
-        first = next((line.strip() for line in said.splitlines() if line.strip()), type(exc).__name__)
-        raise GcpCredentialsRefused(f"gcp: {credentials_name(spec)} refused: {first[:300]}") from None
+    except REFUSALS as exc:
+        raise refused(spec, exc) from None
 
 
 @dataclass

@@ -19,7 +19,7 @@ from google.cloud import compute_v1
 
 from collectors.contract import ACCOUNT_WIDE, DISKS, INSTANCES_WITH_OWN_IPS, IPS, typed
 from collectors.gcp.addresses import address_record, is_external, iter_addresses
-from collectors.gcp.clients import build_clients
+from collectors.gcp.clients import REFUSALS, build_clients, refused
 from collectors.gcp.collector import SOURCE, GcpCollector
 from collectors.gcp.disks import disk_record
 from collectors.gcp.instances import ephemeral_ips, instance_record
@@ -47,6 +47,14 @@ class GcpVmReader:
         return place[0] if place else (known_account or "unknown")
 
     def read(self, target: VmTarget, known_account: str | None) -> list[tuple[Scope, list[Record]]] | None:
+        """The VM's records by scope, or None for a VM this source does not read or that is gone. Refused
+        credentials fail with an error naming them, as the scheduled read's do (collectors/gcp/clients.py)."""
+        try:
+            return self._read(target)
+        except REFUSALS as exc:
+            raise refused(self.collector.settings.credentials, exc) from None
+
+    def _read(self, target: VmTarget) -> list[tuple[Scope, list[Record]]] | None:
         place = place_of(target.provider_id)
         if place is None or place[0] not in self.collector.settings.projects:
             return None  # a project graphinv does not read: the schedule (of whoever reads it) decides
