@@ -7,6 +7,11 @@ So the collector waits until the command's own module has loaded; then everythin
 frozen (kept out of the collector's sight: modules live as long as the process anyway) and the collector
 runs as usual for the command's work, so a long-running command (the scheduler, the API server, a watch)
 collects its garbage as ever (graphinv.cli.resume_garbage_collection).
+
+At exit Python runs full collections over everything still alive. With the cloud SDKs loaded (any
+`graphinv collect`) they took 1.3 to 2 s of walking objects that die with the process anyway; so
+everything is frozen again before the interpreter shuts down, and those collections find nothing to
+walk. atexit handlers and the flushing of open streams still run as usual.
 """
 
 import gc
@@ -16,7 +21,10 @@ def run() -> None:
     gc.disable()
     from graphinv.cli import main
 
-    main()
+    try:
+        main()
+    finally:
+        gc.freeze()
 
 
 if __name__ == "__main__":
