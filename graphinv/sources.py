@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from collectors.contract import failing
 from collectors.scope import Scope, ScopeTask
 from collectors.settings import SOURCES, SourcesSettings
+from graphinv.loading import loading_modules
 
 __all__ = ["SOURCES", "SourceError", "configured_sources", "plan_sources", "sources_settings"]
 
@@ -55,9 +56,10 @@ def plan_sources(sources: SourcesSettings | Mapping[str, Any], names: Sequence[s
             raise SourceError(f"source {name!r} is not configured (no `sources.{name}` section in the config)")
     tasks: list[ScopeTask] = []
     for name in sorted(wanted, key=SOURCES.index):
-        module = importlib.import_module(f"collectors.{name}")
+        with loading_modules():  # the collector's module and its cloud SDK load here (`plan` is a lazy name)
+            plan = importlib.import_module(f"collectors.{name}").plan
         try:
-            tasks.extend(module.plan(getattr(settings, name)))
+            tasks.extend(plan(getattr(settings, name)))
         except (KeyError, TypeError, ValueError) as exc:  # what only planning can check (a key file, clouds.yaml)
             raise SourceError(f"sources.{name}: {exc}") from exc
         except Exception as exc:  # e.g. the source's API is down while planning: fail only this source
