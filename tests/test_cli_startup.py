@@ -147,3 +147,18 @@ def test_planning_loads_the_cloud_sdks_without_the_collector_then_resumes_it() -
     assert result["enabled"] is False, "loading_modules turned on a collector that was off"
     # planning again loads nothing new, so it freezes nothing (the scheduler plans every run)
     assert result["again"] <= result["after"], result  # (frozen objects that die leave the count)
+
+
+def test_the_scheduler_loads_the_configured_sdks_before_its_threads_start() -> None:
+    """`graphinv scheduler start` imports the configured collectors on its main thread (graphinv/scheduler/
+    service.py says why imports must not race); a collector package names its parts lazily, so this must
+    load the collector module and its SDK, not just the package."""
+    code = ("import json, sys\n"
+            "from graphinv.scheduler.service import import_collectors\n"
+            "from graphinv.sources import sources_settings\n"
+            "import_collectors(sources_settings({'sources': {'aws': {'accounts': [{'id': '111111111111'}]}}}))\n"
+            "print(json.dumps(sorted(m for m in ('boto3', 'collectors.aws.collector', 'google.cloud.compute_v1') "
+            "if m in sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["boto3", "collectors.aws.collector"]

@@ -37,6 +37,7 @@ from graphinv.db import Graph, GraphUnavailable
 from graphinv.history.jobs import HistoryJobs
 from graphinv.history.settings import HistorySettings
 from graphinv.ingest import install_schema
+from graphinv.loading import loading_modules
 from graphinv.metrics import Metrics
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome, Planner
 from graphinv.scheduler.logs import log_context
@@ -81,9 +82,12 @@ def default_planner(sources: SourcesSettings) -> Planner:
 
 def import_collectors(sources: SourcesSettings) -> None:
     """Import the configured sources' collectors (and so their SDKs) on the calling thread, before
-    any job or watch thread starts: see default_planner for why imports must not race."""
+    any job or watch thread starts: see default_planner for why imports must not race. A collector
+    package names its parts lazily (collectors/lazy.py): asking for its `plan` loads the collector
+    module, and with it the SDK."""
     for name in configured_sources(sources):
-        importlib.import_module(f"collectors.{name}")
+        with loading_modules():
+            _ = importlib.import_module(f"collectors.{name}").plan
 
 
 class SchedulerService:
