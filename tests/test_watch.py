@@ -153,8 +153,12 @@ def test_resync_is_a_complete_read_and_a_failed_list_deletes_nothing(graph: Grap
     machine_watch.request_resync()
     wait_for(lambda: machine_watch.status.restarts > 0 and not machine_watch.status.connected, 90, "a failed list")
     assert len(machines_in_graph(graph, "aws-2")) == count  # nothing swept
-    status = graph.run_read("MATCH (c:Collection {uid: 'gardener:aws-2:global:Machine'}) RETURN c.watched AS w")
-    assert status[0]["w"] is False
+
+    def unwatched() -> bool:  # the watch says so in the graph just after its status says it is down
+        rows = graph.run_read("MATCH (c:Collection {uid: 'gardener:aws-2:global:Machine'}) RETURN c.watched AS w")
+        return rows[0]["w"] is False
+
+    wait_for(unwatched, 30, "the scope to be marked unwatched")
     api.set_seed_access("aws-2", "ok")
     wait_for(lambda: machine_watch.status.connected, 90, "the watch to come back")
     assert watches.down() == []

@@ -205,7 +205,13 @@ class ResourceWatch:
                 resync_due = time.monotonic() - self._last_list >= self.settings.resync_interval.total_seconds()
                 if resource_version is None or resync_due:
                     resource_version = self._relist()
-                resource_version = self._follow(resource_version)
+                try:
+                    resource_version = self._follow(resource_version)
+                finally:
+                    # A stream that broke still got somewhere: the events it delivered are queued, so the
+                    # next request resumes after the last of them (status.resource_version), not from where
+                    # this one began, which would deliver them twice. (A 410 re-lists below regardless.)
+                    resource_version = self.status.resource_version or resource_version
                 credentials_refreshed = False
                 self._backoff.reset()
             except _Gone:
