@@ -229,6 +229,12 @@ def _send(tx: ManagedTransaction, batches: Iterable[_Batch]) -> None:
         tx.run(batch.query, batch.params).consume()
 
 
+def context_writer(ingest: Ingest, scope: Scope, now: datetime) -> BatchWriter:
+    """A writer for the records that frame `scope` (its account and region): they have a scope of their
+    own per source and account, which no read sweeps."""
+    return BatchWriter(ingest, f"{scope.source}:{scope.account}:context", scope.source, "context", now)
+
+
 class ScopeRun:
     """One read of one scope. Use as a context manager: a clean exit completes (and sweeps), an
     exception marks the scope failed and sweeps nothing; the exception propagates.
@@ -345,8 +351,7 @@ class ScopeRun:
     def _record_start(self, context: Iterable[Record]) -> None:
         """The Collection says `running`, in one transaction with the records that frame the scope
         (never swept by it: they have a scope of their own)."""
-        framing = BatchWriter(self.writer.ingest, f"{self.scope.source}:{self.scope.account}:context",
-                              self.scope.source, "context", self.started)
+        framing = context_writer(self.writer.ingest, self.scope, self.started)
         framing.write(context)  # a context larger than a batch sends its full batches on their own
         batches = framing.take()
         params = {**self._scope_params(), "owner": OWNER}
@@ -404,7 +409,7 @@ class Ingest:
 
     def write_context(self, scope: Scope, records: Iterable[Record]) -> None:
         """Upsert records that frame a scope (its account and region); no scope ever sweeps them."""
-        writer = BatchWriter(self, f"{scope.source}:{scope.account}:context", scope.source, "context", _now())
+        writer = context_writer(self, scope, _now())
         writer.write(records)
         writer.flush()
 
