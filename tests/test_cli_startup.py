@@ -27,6 +27,13 @@ print(json.dumps({"code": code, "loaded": loaded, "gc_enabled": gc.isenabled(), 
 """
 
 
+def _python(code: str) -> str:
+    """What `code` prints, run by this test's Python in a fresh interpreter (which must succeed)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def _probe(argv: list[str], watched: tuple[str, ...]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """Run `graphinv ARGV` in a fresh interpreter; which of the `watched` modules it imported."""
     done = subprocess.run([sys.executable, "-c", f"HEAVY = {watched!r}\nARGV = {argv!r}\n{PROBE}"],
@@ -105,11 +112,9 @@ def test_json_and_csv_output_load_no_rich() -> None:
             "print('rich' in sys.modules)\n"
             "emit([{'a': 1}], 'table'); out.print('done')\n"
             "print('rich' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[-1] == "True" and "done" in lines, done.stdout  # the table and the message did print
-    assert "False" in lines, f"JSON or CSV output imported Rich: {done.stdout}"
+    lines = _python(code).splitlines()
+    assert lines[-1] == "True" and "done" in lines, lines  # the table and the message did print
+    assert "False" in lines, f"JSON or CSV output imported Rich: {lines}"
 
 
 def test_everything_is_frozen_before_the_interpreter_exits() -> None:
@@ -139,9 +144,7 @@ def test_planning_loads_the_cloud_sdks_without_the_collector_then_resumes_it() -
             "with loading_modules():\n    pass\n"
             "print(json.dumps({'tasks': len(tasks), 'boto3': 'boto3' in sys.modules, 'before': before, "
             "'after': after, 'again': again, 'enabled': gc.isenabled()}))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(_python(code).strip().splitlines()[-1])
     assert result["tasks"] > 0 and result["boto3"], result  # the SDK did load, while planning
     assert result["before"] == 0 and result["after"] > 10_000, result
     assert result["enabled"] is False, "loading_modules turned on a collector that was off"
@@ -159,6 +162,4 @@ def test_the_scheduler_loads_the_configured_sdks_before_its_threads_start() -> N
             "import_collectors(sources_settings({'sources': {'aws': {'accounts': [{'id': '111111111111'}]}}}))\n"
             "print(json.dumps(sorted(m for m in ('boto3', 'collectors.aws.collector', 'google.cloud.compute_v1') "
             "if m in sys.modules)))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["boto3", "collectors.aws.collector"]
+    assert json.loads(_python(code).strip().splitlines()[-1]) == ["boto3", "collectors.aws.collector"]
