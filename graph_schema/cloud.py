@@ -79,6 +79,22 @@ class CloudResource(InventoryNode):
     # of a complete Gardener read stamp it; surfaces.STAMP_PROPERTIES): newer than `last_seen` means
     # the cloud side has not confirmed since, and the orphan rules wait (queries/orphan_instances.cypher).
     owner_changed_at = DateTimeNeo4jFormatProperty()
+    # The orphan lifecycle's facts (graphinv/history/lifecycle.py), kept on the resource so the orphan
+    # queries return them with each row instead of a history lookup per row. Bookkeeping the engine and
+    # the report write, never a collector (surfaces.STAMP_PROPERTIES):
+    # - the last published loss of an edge that made the resource needed (NEEDED_BY_RELS): when, and
+    #   [start label, start uid, relationship type] of that edge (graphinv.ingest.changes.publish_clause);
+    lost_edge_at = DateTimeNeo4jFormatProperty()
+    lost_edge = ArrayProperty(StringProperty())
+    # - its open OrphanFinding's `orphan_since`, and what that finding recorded (provider, account,
+    #   project, evidence; '' for none), so a report that repeats the last one writes nothing.
+    orphan_since = DateTimeNeo4jFormatProperty()
+    orphan_finding = ArrayProperty(StringProperty())
+
+
+# The edges that make a cloud resource needed: a Machine running on a VM, a VM's disks and IPs, and
+# what a shoot owns. An orphan's evidence is the last loss of one of them.
+NEEDED_BY_RELS = ("RUNS_ON", "HAS_DISK", "HAS_IP", "OWNS_VM", "OWNS_DISK", "OWNS_IP")
 
 
 class Instance(CloudResource):

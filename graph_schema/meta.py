@@ -24,3 +24,11 @@ class Collection(GraphNode):
     error = StringProperty()
     owner = StringProperty()  # host:pid of the process reading it; lets a later run fail a dead one's scope
     watched = BooleanProperty()  # a live watch serves the scope right now (graphinv/watch); null: never watched
+
+
+class Backfill(GraphNode):
+    """A one-time fill-in of what a graph written by an older graphinv lacks (graphinv/ingest/schema.py),
+    recorded when it finished (uid = its name), so later starts skip it."""
+
+    finished = DateTimeNeo4jFormatProperty()
+    filled = IntegerProperty()  # nodes it set

@@ -8,11 +8,11 @@ from graph_schema.cloud import IP, PROVIDER_LABELS, CloudAccount, Disk, Instance
 from graph_schema.gardener import Bastion, Machine, Project, Seed, Shoot
 from graph_schema.hardware import CloudProfile, MachineType
 from graph_schema.history import Change, ChangeCursor, OrphanAck, OrphanFinding
-from graph_schema.meta import Collection
+from graph_schema.meta import Backfill, Collection
 
 NODE_CLASSES: tuple[type[GraphNode], ...] = (
     Project, Seed, Shoot, Machine, Bastion, CloudAccount, Region, Instance, Disk, IP, CloudProfile, MachineType,
-    Collection,
+    Collection, Backfill,
     AlertRun, AlertFinding, Change, ChangeCursor, OrphanFinding, OrphanAck,
 )
 BY_LABEL: dict[str, type[GraphNode]] = {cls.__label__: cls for cls in NODE_CLASSES}

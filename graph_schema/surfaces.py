@@ -27,8 +27,9 @@ NOT_IN_API_LABELS = frozenset({"Region"})
 ENGINE_PROPERTIES = frozenset({"first_seen", "last_seen", "source", "scope", "run_id", "content_hash", "claimed"})
 # Stamped by the engine, never by a collector (a record's null would erase the stamp): the moment a
 # Machine or Shoot pointing at the node changed or went (graphinv/ingest/engine.py, docs/ownership.md
-# section 6). Bookkeeping for the orphan rules, so the API does not publish it either.
-STAMP_PROPERTIES = frozenset({"owner_changed_at"})
+# section 6), and the orphan lifecycle's facts (graph_schema.cloud.CloudResource). Bookkeeping for the
+# orphan rules, so the API does not publish them either.
+STAMP_PROPERTIES = frozenset({"owner_changed_at", "lost_edge_at", "lost_edge", "orphan_since", "orphan_finding"})
 # Not published by the API. Everywhere: the engine's sweep bookkeeping (first_seen and last_seen are
 # published: they say how long a resource has been known). Per label: keys the engine joins on
 # (the API publishes the edge instead) and names users need not see.

@@ -10,6 +10,7 @@ other column are the query's own.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from graphinv.db import Graph
@@ -20,6 +21,10 @@ from graphinv.queries import NamedQuery
 PLAIN_COLUMNS = ("verdict", "reason", "kind", "provider", "uid", "name", "account", "region", "zone", "state",
                  "shoot", "instance_type", "size_gb", "disk_type", "address")
 TIME_COLUMNS = ("created", "first_seen")
+# The orphan lifecycle's facts the report's queries also return (orphan_instances, orphan_disks, orphan_ips,
+# unattached_disks; graph_schema.cloud.CloudResource, graphinv/history/lifecycle.py).
+LIFECYCLE_PLAIN_COLUMNS = ("lost_edge", "orphan_finding")
+LIFECYCLE_TIME_COLUMNS = ("lost_edge_at", "orphan_since", "last_detached")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -30,10 +35,12 @@ def micros(expr: str) -> str:
             f"THEN ({expr}).epochSeconds * 1000000 + ({expr}).microsecond ELSE {expr} END")
 
 
-def wrapped(query: NamedQuery) -> str:
+def wrapped(query: NamedQuery, lifecycle: bool = False) -> str:
     """The query's text inside `CALL () {}`, returning all its rows in one record (graphinv.db.Graph.read_collected)
-    with the timestamps as integers."""
-    fields = ", ".join([f"{c}: {c}" for c in PLAIN_COLUMNS] + [f"{c}: {micros(c)}" for c in TIME_COLUMNS])
+    with the timestamps as integers; with `lifecycle`, the lifecycle columns too."""
+    plain = PLAIN_COLUMNS + (LIFECYCLE_PLAIN_COLUMNS if lifecycle else ())
+    times = TIME_COLUMNS + (LIFECYCLE_TIME_COLUMNS if lifecycle else ())
+    fields = ", ".join([f"{c}: {c}" for c in plain] + [f"{c}: {micros(c)}" for c in times])
     return f"CALL () {{\n{query.text}\n}}\nRETURN collect({{{fields}}}) AS rows"
 
 
@@ -44,11 +51,30 @@ def as_datetime(value: Any) -> Any:
     return value
 
 
-def primitive_rows(graph: Graph, query: NamedQuery, **params: Any) -> list[dict[str, Any]]:
-    """The rows of `query` (an orphan query) with `created`/`first_seen` as datetimes decoded from integers.
-    All rows come in one record, which the driver decodes far faster than one record per row."""
-    rows = graph.read_collected(wrapped(query), query.bind(params))
+def micros_of(moment: datetime) -> int:
+    """A timezone-aware datetime as epoch microseconds, exactly."""
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+@lru_cache(maxsize=1 << 16)
+def iso_of(value: int) -> str:
+    """Epoch microseconds as an ISO 8601 UTC timestamp. Cached: the rows of a report share many of their
+    timestamps (every node one write created has the same `first_seen`, every finding one report
+    opened the same `orphan_since`), and `isoformat` was a tenth of the report's client time."""
+    return (EPOCH + timedelta(microseconds=value)).isoformat()
+
+
+def primitive_rows(graph: Graph, query: NamedQuery, *, lifecycle: bool = False, datetimes: bool = True,
+                   **params: Any) -> list[dict[str, Any]]:
+    """The rows of `query` (an orphan query) in one record, which the driver decodes far faster than one
+    record per row. Its timestamps (with `lifecycle`, the lifecycle columns too) as datetimes decoded from
+    integers, or, without `datetimes`, as the integers (epoch microseconds; the report's own use)."""
+    rows = graph.read_collected(wrapped(query, lifecycle), query.bind(params))
+    if not datetimes:
+        return rows
+    columns = TIME_COLUMNS + (LIFECYCLE_TIME_COLUMNS if lifecycle else ())
     for row in rows:
-        row["created"] = as_datetime(row["created"])
-        row["first_seen"] = as_datetime(row["first_seen"])
+        for column in columns:
+            row[column] = as_datetime(row[column])
     return rows

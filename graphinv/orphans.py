@@ -9,8 +9,8 @@ from typing import Any
 
 from graphinv.capacity import add_hardware, hardware_of
 from graphinv.db import Graph
-from graphinv.history.lifecycle import acknowledgements, annotate, annotation_results, apply_lifecycle
-from graphinv.orphan_rows import primitive_rows
+from graphinv.history.lifecycle import acknowledgements, apply_lifecycle
+from graphinv.orphan_rows import iso_of, micros_of, primitive_rows
 from graphinv.orphan_settings import DEFAULT_STALENESS, PriceTable
 from graphinv.queries import load_query
 from graphinv.settings.types import format_duration
@@ -34,30 +34,25 @@ def _params(f: OrphanFilter, now: datetime) -> dict[str, Any]:
     }
 
 
-def _native(value: Any) -> datetime | None:
-    """Neo4j DateTime (or a Python datetime, or None) as a Python datetime."""
-    if value is None:
-        return None
-    return value.to_native() if hasattr(value, "to_native") else value
-
-
 def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> list[dict[str, Any]]:
+    """Rows of primitive_rows(datetimes=False): timestamps as ISO strings, age, project and cost added."""
     monthly = prices.monthly
+    now_us = micros_of(now)
     for row in rows:
-        native = _native(row.get("created"))
-        if native is None:
-            row["created"] = row["age_days"] = None
+        created = row["created"]
+        if created is None:
+            row["age_days"] = None
         else:
-            row["created"] = native.isoformat()
-            row["age_days"] = round((now - native).total_seconds() / 86400, 1)
-        first = _native(row.get("first_seen"))
-        row["first_seen"] = first.isoformat() if first else None
-        shoot = row.get("shoot")
+            row["created"] = iso_of(created)
+            row["age_days"] = round((now_us - created) / 86_400_000_000, 1)
+        first = row["first_seen"]
+        row["first_seen"] = iso_of(first) if first is not None else None
+        shoot = row["shoot"]
         # shoot--PROJECT--NAME (Gardener's technical id of a shoot)
         parts = shoot.split("--", 2) if shoot and shoot.startswith("shoot--") else []
         row["project"] = parts[1] if len(parts) == 3 else None
         row["est_monthly_cost_usd"] = monthly(row)
-        row["name"] = row.get("name") or row.get("uid")  # many volumes and addresses have no name
+        row["name"] = row["name"] or row["uid"]  # many volumes and addresses have no name
     return rows
 
 
@@ -72,8 +67,9 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     now = now or datetime.now(UTC)
     prices = prices or PriceTable.load()
     params = _params(f, now)
-    # primitive_rows: timestamps come back as integers (graphinv/orphan_rows.py)
-    instances = primitive_rows(graph, load_query("orphan_instances"), **params)
+    # primitive_rows: timestamps come back as integers (graphinv/orphan_rows.py); `lifecycle`: with the
+    # lifecycle's facts each resource keeps (graphinv/history/lifecycle.py)
+    instances = primitive_rows(graph, load_query("orphan_instances"), lifecycle=True, datetimes=False, **params)
     orphan_vms = [r["uid"] for r in instances if r["verdict"] == "orphan"]
     # Disks and IPs of VMs we could not judge are themselves unverified, not silently left out.
     doubtful_vms = [r["uid"] for r in instances if r["verdict"] == "unverified"]
@@ -88,27 +84,23 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
         after_vms.append(("orphan_ips", of_vms))
     listed_vms = instances if f.kind in (None, "instance") else []
     # Everything from here depends on the VM verdicts only. Neo4j runs a query on one thread, so the disk
-    # and IP queries, the VMs' hardware (graphinv/capacity.py) and the lifecycle annotation of each part
-    # (graphinv/history/lifecycle.py) run side by side, and each part is finished here while Neo4j works
-    # on the others. The rows keep the queries' order.
+    # and IP queries, the VMs' hardware (graphinv/capacity.py) and the acknowledgements run side by side,
+    # and each part is finished here while Neo4j works on the others. The rows keep the queries' order.
     with ThreadPoolExecutor(max_workers=REPORT_THREADS, thread_name_prefix="orphans") as pool:
-        parts = [pool.submit(primitive_rows, graph, load_query(name), **values) for name, values in after_vms]
+        parts = [pool.submit(primitive_rows, graph, load_query(name), lifecycle=True, datetimes=False, **values)
+                 for name, values in after_vms]
         hardware = pool.submit(hardware_of, graph, [r["uid"] for r in listed_vms])
         acks = acknowledgements(graph, now, pool)
         rows = _finish(listed_vms, now, prices)
-        annotating = annotate(graph, rows, now, pool)
         for part in parts:
-            finished = _finish(part.result(), now, prices)
-            annotating += annotate(graph, finished, now, pool)
-            rows += finished
+            rows += _finish(part.result(), now, prices)
         add_hardware(graph, rows, hardware.result())
-        found = annotation_results(annotating, acks)
-    return apply_lifecycle(graph, rows, f, now, found)
+        return apply_lifecycle(graph, rows, f, now, acks.result(), pool)
 
 
 def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:
-    rows = primitive_rows(graph, load_query("unowned_resources"), provider=f.provider, account=f.account,
-                          kind=f.kind)
+    rows = primitive_rows(graph, load_query("unowned_resources"), datetimes=False,
+                          provider=f.provider, account=f.account, kind=f.kind)
     return _finish(rows, datetime.now(UTC), prices or PriceTable.load())
 
 

@@ -48,12 +48,15 @@ WITH i, s, born,
     WHEN s IS NOT NULL AND born >= machines.last_complete_started
       THEN "the VM is newer than the last complete read of its seed's machines"
   END AS doubt
+// The last five columns: the orphan lifecycle's facts, kept on the resource (graphinv/history/lifecycle.py).
 RETURN
   CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict,
   coalesce(doubt, CASE WHEN s IS NULL THEN 'its shoot no longer exists' ELSE 'no Machine runs on it' END) AS reason,
   'instance' AS kind, i.provider AS provider, i.uid AS uid, i.name AS name, i.account_id AS account,
   i.region AS region, i.zone AS zone, i.state AS state, i.cluster AS shoot, i.instance_type AS instance_type,
-  null AS size_gb, null AS disk_type, i.public_ip AS address, born AS created, i.first_seen AS first_seen
+  null AS size_gb, null AS disk_type, i.public_ip AS address, born AS created, i.first_seen AS first_seen,
+  i.lost_edge AS lost_edge, i.lost_edge_at AS lost_edge_at, i.orphan_since AS orphan_since,
+  i.orphan_finding AS orphan_finding, null AS last_detached
 ORDER BY provider, account, uid
 UNION ALL
 // Bastion VMs that no Bastion object claims (by the VM name its provider extension gives it, or by its
@@ -85,5 +88,6 @@ RETURN
   'instance' AS kind, i.provider AS provider, i.uid AS uid, i.name AS name, i.account_id AS account,
   i.region AS region, i.zone AS zone, i.state AS state, i.cluster AS shoot, i.instance_type AS instance_type,
   null AS size_gb, null AS disk_type, i.public_ip AS address, coalesce(i.created, i.first_seen) AS created,
-  i.first_seen AS first_seen
+  i.first_seen AS first_seen, i.lost_edge AS lost_edge, i.lost_edge_at AS lost_edge_at, i.orphan_since AS orphan_since,
+  i.orphan_finding AS orphan_finding, null AS last_detached
 ORDER BY provider, account, uid

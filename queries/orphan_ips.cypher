@@ -34,9 +34,12 @@ OPTIONAL MATCH (own:Collection {uid: ip.scope})
 WITH ip, reason, born,
   CASE WHEN own.last_complete_started IS NULL OR own.last_complete_started < fresh_after
        THEN 'its own scope ' + ip.scope + ' was not read completely and recently' ELSE doubt END AS doubt
+// The last five columns: the orphan lifecycle's facts, kept on the resource (graphinv/history/lifecycle.py).
 RETURN
   CASE WHEN doubt IS NULL THEN 'orphan' ELSE 'unverified' END AS verdict, coalesce(doubt, reason) AS reason,
   'ip' AS kind, ip.provider AS provider, ip.uid AS uid, ip.name AS name, ip.account_id AS account,
   ip.region AS region, ip.zone AS zone, ip.state AS state, ip.cluster AS shoot, null AS instance_type,
-  null AS size_gb, null AS disk_type, ip.address AS address, born AS created, ip.first_seen AS first_seen
+  null AS size_gb, null AS disk_type, ip.address AS address, born AS created, ip.first_seen AS first_seen,
+  ip.lost_edge AS lost_edge, ip.lost_edge_at AS lost_edge_at, ip.orphan_since AS orphan_since,
+  ip.orphan_finding AS orphan_finding, null AS last_detached
 ORDER BY provider, account, uid

@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from collectors.records import InstanceRecord
+from collectors.records import DiskRecord, InstanceRecord
 from collectors.scope import Scope
 from graph_schema.registry import NODE_CLASSES
 from graphinv.db import Graph
 from graphinv.history.store import ChangeFilter, list_changes, node_history, prune
 from graphinv.ingest import Ingest, install_schema
 from graphinv.ingest.changes import remembered, tracked_rels
+from graphinv.ingest.engine import apply_changes
 from tests.support.history_landscape import Planned, base_landscape, collect, forbid_other_region, planned_edit
 
 Fact = tuple[str, ...]
@@ -178,3 +180,35 @@ def test_capture_off_records_nothing_and_retention_prunes(graph: Graph) -> None:
     assert prune(graph, timedelta(days=90)) == 0
     assert prune(graph, timedelta(days=1), now=datetime.now(UTC) + timedelta(days=2)) == 1
     assert published(graph) == []
+
+
+def test_a_published_unlink_marks_the_resource_that_lost_the_edge(graph: Graph) -> None:
+    """The orphan report reads a resource's last lost needed edge from the resource itself
+    (graphinv.ingest.changes.publish_clause): marked when the unlink is published, by a complete read or
+    a watch batch, never by a failed read, whose unlinks stay pending."""
+    install_schema(graph)
+    ingest = Ingest(graph, batch_size=2)
+    common: dict[str, Any] = {"provider": "aws", "account_id": "111", "region": "eu-west-1"}
+    disks = Scope("aws", "111", "eu-west-1", "Disk")
+    with ingest.scope(Scope("aws", "111", "eu-west-1", "Instance")) as run:
+        run.write([inst("i-1", "running")])
+    attached = [DiskRecord(uid=uid, attached=True, instance_ref="i-1", **common) for uid in ("vol-1", "vol-2")]
+    with ingest.scope(disks) as run:
+        run.write(attached)
+
+    def marks() -> dict[str, tuple[object, object]]:
+        return {r["uid"]: (r["edge"], r["at"]) for r in graph.run_read(
+            "MATCH (d:Disk) OPTIONAL MATCH (c:Change {other_uid: d.uid, kind: 'unlinked'}) WHERE c.at IS NOT NULL "
+            "RETURN d.uid AS uid, d.lost_edge AS edge, d.lost_edge_at = c.at AS at")}
+
+    assert marks() == {"vol-1": (None, None), "vol-2": (None, None)}
+    detached = DiskRecord(uid="vol-1", attached=False, **common)
+    run = ingest.scope(disks)
+    run.write([detached])
+    run.fail("page 2: HTTP 503")
+    assert marks() == {"vol-1": (None, None), "vol-2": (None, None)}  # pending, like the history
+    with ingest.scope(disks) as run:
+        run.write([detached, attached[1]])
+    assert marks() == {"vol-1": (["Instance", "i-1", "HAS_DISK"], True), "vol-2": (None, None)}
+    apply_changes(ingest, disks, [DiskRecord(uid="vol-2", attached=False, **common)], [])
+    assert marks()["vol-2"] == (["Instance", "i-1", "HAS_DISK"], True)

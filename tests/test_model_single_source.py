@@ -160,8 +160,8 @@ def test_a_record_refuses_a_field_the_model_does_not_declare() -> None:
 
 def test_the_relationships_orphan_queries_count_start_at_one_label() -> None:
     """queries/orphan_instances.cypher asks `NOT EXISTS { ()-[:RUNS_ON]->(i) }` without naming the
-    far end (a degree count, not a walk over the VM's edges): true only while the model lets no
-    other label start a RUNS_ON or USES_VM edge."""
+    far end (a degree count, not a walk over the VM's edges), and orphan_disks does the same for a
+    disk's HAS_DISK and OWNS_DISK edges: true only while the model lets no other label start them."""
     starts: dict[str, set[str]] = {}
     for cls in NODE_CLASSES:
         for rel in cls.defined_properties(aliases=False, properties=False, rels=True).values():
@@ -171,3 +171,5 @@ def test_the_relationships_orphan_queries_count_start_at_one_label() -> None:
             starts.setdefault(definition["relation_type"], set()).add(start)
     assert starts["RUNS_ON"] == {"Machine"}
     assert starts["USES_VM"] == {"Bastion"}
+    assert starts["HAS_DISK"] == {"Instance"}
+    assert starts["OWNS_DISK"] == {"Shoot"}

@@ -1,5 +1,6 @@
 """Orphan lifecycle on a simulated landscape collected twice: orphan_since and evidence from the
-change history, findings closed when resolved, acknowledgements stored in the graph, hidden from the
+change history (kept on the resources, and filled in on a graph written before they were), findings
+closed when resolved, acknowledgements stored in the graph, hidden from the
 report and the alerts until they expire, listed with --acked."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import yaml
 
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
-from graphinv.history import lifecycle
 from graphinv.history.lifecycle import SHOW_ACKED, acknowledge
+from graphinv.ingest import install_schema
 from graphinv.orphans import OrphanFilter, orphan_report
 from tests.support.cli import run_graphinv
 from tests.support.history_landscape import Planned, base_landscape, collect, planned_edit
@@ -59,16 +60,26 @@ def test_orphan_since_evidence_closing_and_acks(graph: Graph, neo4j_connection: 
     closed = findings(graph)[gone_vm]
     assert closed["closed"] is not None and closed["why"] == "gone"
     assert findings(graph)[machine_vm]["closed"] is None
-    # A large report is annotated in chunks, side by side: chunks of one row give the same report
-    # (but for the ages, which follow the clock).
-    monkeypatch.setattr(lifecycle, "ANNOTATE_CHUNK", 1)
+    # The report read those facts from the resources, where publication and the findings keep them.
+    kept = graph.run_read("MATCH (i:Instance {uid: $u}) RETURN i.lost_edge AS edge, i.lost_edge_at IS NOT NULL AS at, "
+                          "i.orphan_since AS since", {"u": machine_vm})
+    assert kept == [{"edge": ["Machine", f"s1/shoot--p--a/{p.deleted_machine}", "RUNS_ON"], "at": True,
+                     "since": findings(graph)[machine_vm]["since"]}]
 
+    # A graph written before the resources kept them: starting graphinv (install_schema) fills them in
+    # from the history and the open findings, and the report is the same (but for the ages, which
+    # follow the clock). Without the fill-in the VM would have no evidence.
     def timeless(report: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
         return {uid: {k: v for k, v in r.items() if k not in ("orphan_days", "age_days")} for uid, r in report.items()}
 
-    chunked = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
-    assert len(chunked) > 2 and timeless(chunked) == timeless(rows)
-    monkeypatch.undo()
+    graph.run_write("MATCH (r) WHERE r:Instance OR r:Disk OR r:IP "
+                    "REMOVE r.lost_edge_at, r.lost_edge, r.orphan_since, r.orphan_finding")
+    graph.run_write("MATCH (b:Backfill) DELETE b")
+    install_schema(graph)
+    filled = {r["uid"]: r for r in orphan_report(graph, OrphanFilter(provider="aws"))}
+    assert len(filled) > 2 and timeless(filled) == timeless(rows)
+    assert graph.run_read("MATCH (b:Backfill) RETURN b.uid AS uid, b.filled > 0 AS filled") == [
+        {"uid": "orphan-lifecycle-on-resources", "filled": True}]
 
     # Acknowledged: left out of the report (and so of the orphan alerts), listed with --acked.
     cfg = tmp_path / "graphinv.yaml"

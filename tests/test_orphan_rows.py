@@ -12,7 +12,7 @@ from collectors.records import DiskRecord, IPRecord, Record
 from collectors.scope import Scope
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
-from graphinv.orphan_rows import primitive_rows
+from graphinv.orphan_rows import LIFECYCLE_TIME_COLUMNS, TIME_COLUMNS, primitive_rows
 from graphinv.orphans import OrphanFilter, orphan_report
 from graphinv.queries import load_query
 from tests.support.one_shoot import AWS_SCOPE, GARDEN_SCOPES, gardener_records, vm
@@ -38,7 +38,7 @@ def _landscape(graph: Graph) -> None:
         DiskRecord(uid="vol-leak0", size_gb=20, disk_type="gp3", attached=True, attached_instances=["i-leak0"],
                    instance_ref="i-leak0", cluster="shoot--dev--web", created=ODD_MOMENT, **common),
         DiskRecord(uid="vol-gone", size_gb=30, disk_type="gp3", attached=False, cluster="shoot--gone--x",
-                   created=ODD_MOMENT - timedelta(days=3), **common),
+                   created=ODD_MOMENT - timedelta(days=3), last_detached=ODD_MOMENT - timedelta(days=1), **common),
         DiskRecord(uid="vol-spare", size_gb=10, disk_type="gp3", attached=False, cluster="shoot--dev--web",
                    shoot_ref="shoot--dev--web", created=ODD_MOMENT - timedelta(days=5), **common),
         IPRecord(uid="eip-free", address="198.51.100.7", allocation="elastic", attached=False, **common),
@@ -49,32 +49,37 @@ def _landscape(graph: Graph) -> None:
 
 def _converted(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for row in rows:
-        for key in ("created", "first_seen"):
-            value = row[key]
-            row[key] = value.to_native() if hasattr(value, "to_native") else value
+        for key in (*TIME_COLUMNS, *LIFECYCLE_TIME_COLUMNS):
+            value: Any = row.get(key)
+            if hasattr(value, "to_native"):
+                row[key] = value.to_native()
     return rows
 
 
 def test_integer_timestamps_give_the_same_rows(graph: Graph) -> None:
     _landscape(graph)
     now = datetime.now(UTC)
-    base = {"provider": None, "account": None, "project": None, "cutoff": None,
-            "fresh_after": now - timedelta(hours=6)}
+    base: dict[str, Any] = {"provider": None, "account": None, "project": None, "cutoff": None,
+                            "fresh_after": now - timedelta(hours=6)}
+    orphan_report(graph, OrphanFilter(), now=now)  # the findings it opens are kept on the resources
     plain_vms = _converted(load_query("orphan_instances").run(graph, **base))
     assert len([r for r in plain_vms if r["verdict"] == "orphan"]) >= 4  # i-leak1 is newer than the reads
-    fast_vms = primitive_rows(graph, load_query("orphan_instances"), **base)
+    fast_vms = primitive_rows(graph, load_query("orphan_instances"), lifecycle=True, **base)
     assert fast_vms == plain_vms
     assert {type(r["created"]) for r in fast_vms} == {datetime}
     assert ODD_MOMENT in [r["created"] for r in fast_vms]
+    assert now in [r["orphan_since"] for r in fast_vms]  # the lifecycle's timestamps too
     orphans = [r["uid"] for r in plain_vms if r["verdict"] == "orphan"]
     for name, extra in (("orphan_disks", {"orphan_instances": orphans, "unverified_instances": []}),
                         ("orphan_ips", {"orphan_instances": orphans, "unverified_instances": []}),
                         ("unattached_disks", {})):
-        params = {k: v for k, v in (base | extra).items() if k in load_query(name).params}
+        params: dict[str, Any] = {k: v for k, v in (base | extra).items() if k in load_query(name).params}
         plain = _converted(load_query(name).run(graph, **params))
         assert plain, f"{name} found nothing: the comparison would prove nothing"
-        assert primitive_rows(graph, load_query(name), **params) == plain, name
-    params = {"provider": None, "account": None, "kind": None}
+        assert primitive_rows(graph, load_query(name), lifecycle=True, **params) == plain, name
+        if name == "orphan_disks":
+            assert ODD_MOMENT - timedelta(days=1) in [r["last_detached"] for r in plain]
+    params = {"provider": None, "account": None, "kind": None}  # the unowned query's
     assert primitive_rows(graph, load_query("unowned_resources"), **params) == \
         _converted(load_query("unowned_resources").run(graph, **params))
 

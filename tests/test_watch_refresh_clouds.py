@@ -24,7 +24,7 @@ from graphinv.watch.stream import Change
 from tests.support.watching import wait_for
 
 # What a read writes that says when or by which run, not what the cloud said.
-BOOKKEEPING = {"first_seen", "last_seen", "run_id", "owner_changed_at"}
+BOOKKEEPING = {"first_seen", "last_seen", "run_id", "owner_changed_at", "lost_edge_at"}
 
 
 def nodes_of(graph: Graph, instance_uid: str) -> dict[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ property is compared with the row before `SET`, an edge is created only where it
 (and then recorded), a stale edge is recorded before it is deleted, and a swept node is recorded
 before `DETACH DELETE`. An unchanged row costs one list comprehension and nothing is written.
 
-Changes are written with `pending` = the scope key; `promote_pending` makes them visible (sets
+Changes are written with `pending` = the scope key; `publish_clause` makes them visible (sets
 `at`) once the scope's read completed. A failed or partial read leaves them pending, so no reader
 sees changes of a read that did not finish; the next complete read of the scope publishes them.
 """
@@ -14,14 +14,13 @@ sees changes of a read that did not finish; the next complete read of the scope 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 
 from graph_schema.base import LinkSpec
+from graph_schema.cloud import NEEDED_BY_RELS
 from graph_schema.registry import NODE_CLASSES, links_of, node_class, property_names
-from graphinv.db import Graph
 
-PROMOTE_CHUNK = 10_000
+PROMOTE_CHUNK = 10_000  # pending changes published per statement
 
 
 def _q(name: str) -> str:
@@ -173,20 +172,22 @@ def capture_sweep_clauses(label: str) -> list[str]:
 
 
 # -- publishing -----------------------------------------------------------------------------------
-PROMOTE_QUERY = """
-MATCH (c:Change {pending: $scope})
-WITH c LIMIT $limit
-SET c.at = $at, c.pending = null
-RETURN count(c) AS promoted
-"""
+def publish_clause(at: str = "$at") -> str:
+    """Cypher lines after a clause binding `c` to pending Changes: publish them (`at` = the Cypher
+    expression `at`), then `WITH c`. Every statement that publishes goes through here (the end of a
+    complete read: cypher.finish_query; a watch batch: engine.change_query).
 
-
-def promote_pending(graph: Graph, scope_key: str, at: datetime) -> int:
-    """Publish a scope's pending changes (its read just completed). Idempotent; bounded chunks."""
-    total = 0
-    while True:
-        promoted = int(graph.run_write(PROMOTE_QUERY, {"scope": scope_key, "at": at,
-                                                       "limit": PROMOTE_CHUNK})[0]["promoted"])
-        total += promoted
-        if promoted < PROMOTE_CHUNK:
-            return total
+    The unlinked changes published here also leave their mark on the resource that lost the edge, when
+    the edge made it needed (graph_schema.cloud.NEEDED_BY_RELS): `lost_edge_at` and `lost_edge`. The
+    orphan report returns them with each row (graphinv/history/lifecycle.py) instead of looking up the
+    last such change per row. Set on publication, not on capture, so the mark says no more than the
+    published history: a failed read's unlinks stay pending and invisible, here as in the history.
+    The end node of the edge is the resource; its ABOUT edge finds it (a swept resource has none)."""
+    rels = "[" + ", ".join(_lit(rel) for rel in NEEDED_BY_RELS) + "]"
+    return (f"SET c.at = {at}, c.pending = null\n"
+            "WITH c\n"
+            "CALL (c) {\n"
+            f"  WITH c WHERE c.kind = 'unlinked' AND c.rel IN {rels}\n"
+            "  MATCH (c)-[:ABOUT]->(r) WHERE r.uid = c.other_uid AND NOT coalesce(r.lost_edge_at > c.at, false)\n"
+            "  SET r.lost_edge_at = c.at, r.lost_edge = [c.node_label, c.node_uid, c.rel]\n"
+            "}\n")

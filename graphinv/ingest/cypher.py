@@ -285,7 +285,7 @@ def sweep_query(label: str, capture: bool = False) -> str:
 def finish_query(labels: tuple[str, ...], capture: bool = False) -> str:
     """The end of a complete read of a scope holding `labels`, as ONE statement: whether the scope
     holds nodes the run did not see (per label, `stale_query`'s selection); when none, the first
-    $limit of the scope's pending changes published (`capture`; changes.PROMOTE_QUERY); when none is
+    $limit of the scope's pending changes published (`capture`; changes.publish_clause); when none is
     left to publish, the Collection recorded complete. Returns `stale` (a count per label, 0 or 1)
     and `promoted`; the Collection was recorded when no count is 1 and `promoted` < $limit.
     Needs $scope, $run_id, $limit, $at and the Collection's $key, $now, $finished, $written, $swept.
@@ -296,8 +296,9 @@ def finish_query(labels: tuple[str, ...], capture: bool = False) -> str:
              f"  WITH n LIMIT 1\n  RETURN count(n) AS stale{i}\n}}" for i, label in enumerate(labels)]
     parts.append("WITH [" + ", ".join(f"stale{i}" for i in range(len(labels))) + "] AS stale")
     if capture:
+        publish = "".join("  " + line + "\n" for line in changes.publish_clause().splitlines())
         parts.append("CALL (stale) {\n  WITH stale WHERE NOT 1 IN stale\n  MATCH (c:Change {pending: $scope})\n"
-                     "  WITH c LIMIT $limit\n  SET c.at = $at, c.pending = null\n  RETURN count(c) AS promoted\n}")
+                     f"  WITH c LIMIT $limit\n{publish}  RETURN count(c) AS promoted\n}}")
     else:
         parts.append("WITH stale, 0 AS promoted")
     parts.append("CALL (stale, promoted) {\n  WITH stale, promoted WHERE NOT 1 IN stale AND promoted < $limit\n"

@@ -445,11 +445,7 @@ def mark_owner_changed(graph: Graph, label: str, uids: list[str], now: datetime)
 
 # Publishes a scope's pending changes inside the batch's transaction (the batch's own, and any a
 # failed re-list left pending: the watch's view of the scope is complete again).
-_PROMOTE_ALL_QUERY = """
-MATCH (c:Change {pending: $scope})
-SET c.at = $at, c.pending = null
-RETURN count(c) AS promoted
-"""
+_PROMOTE_ALL_QUERY = "MATCH (c:Change {pending: $scope})\n" + changes.publish_clause() + "RETURN count(c) AS promoted\n"
 
 
 def _delete_query(label: str, capture: list[str], uids: str = "$uids") -> str:

@@ -8,9 +8,11 @@ import io
 from neomodel import db as neomodel_db
 from neomodel import get_config
 
+from graph_schema.cloud import NEEDED_BY_RELS
 from graph_schema.registry import NODE_CLASSES
 from graph_schema.surfaces import claim_flag
 from graphinv.db import Graph
+from graphinv.history.lifecycle import KIND_LABELS, OPEN_FINDINGS_BACKFILL
 from graphinv.ingest.cypher import claimed_from_edges
 
 BACKFILL_CHUNK = 10_000
@@ -26,6 +28,7 @@ def install_schema(graph: Graph) -> None:
     # Wait until new indexes are online, so the first queries after install use them.
     graph.run_write("CALL db.awaitIndexes(300)")
     backfill_claims(graph)
+    backfill_lifecycle(graph)
 
 
 def backfill_claims(graph: Graph) -> int:
@@ -46,6 +49,54 @@ def backfill_claims(graph: Graph) -> int:
             filled += done
             if done < BACKFILL_CHUNK:
                 break
+    return filled
+
+
+# The last published loss of a needed edge of each resource of `label`, from the history, for a chunk of
+# resources in uid order (graphinv.ingest.changes.publish_clause keeps it from then on).
+_LOST_EDGE_BACKFILL = """
+MATCH (r:{label}) WHERE r.uid > $after
+WITH r ORDER BY r.uid LIMIT $chunk
+WITH collect(r) AS chunk
+CALL (chunk) {{
+  UNWIND chunk AS r
+  CALL (r) {{
+    MATCH (c:Change {{other_uid: r.uid, kind: 'unlinked'}}) WHERE c.rel IN $rels AND c.at IS NOT NULL
+    RETURN c ORDER BY c.at DESC LIMIT 1
+  }}
+  WITH r, c WHERE NOT coalesce(r.lost_edge_at > c.at, false)
+  SET r.lost_edge_at = c.at, r.lost_edge = [c.node_label, c.node_uid, c.rel]
+  RETURN count(r) AS filled
+}}
+RETURN size(chunk) AS seen, chunk[-1].uid AS last, filled
+"""
+LIFECYCLE_BACKFILL = "orphan-lifecycle-on-resources"
+
+
+def backfill_lifecycle(graph: Graph) -> int:
+    """Keep on each resource the orphan lifecycle's facts a graph written before graphinv kept them lacks
+    (graph_schema.cloud.CloudResource): its open finding (cheap: redone on every start, so a finding
+    written by an older graphinv running beside this one is not missed for long) and, once per graph
+    (a Backfill node records it), the last lost edge from the history. Bounded chunks; an interrupted
+    fill-in is redone on the next start."""
+    filled = int(graph.run_write(OPEN_FINDINGS_BACKFILL)[0]["filled"])
+    if graph.run_read("MATCH (b:Backfill {uid: $uid}) RETURN count(b) AS done", {"uid": LIFECYCLE_BACKFILL})[0]["done"]:
+        return filled
+    seen = 0
+    for label in KIND_LABELS.values():
+        after = ""
+        while True:
+            row = graph.run_write(_LOST_EDGE_BACKFILL.format(label=label),
+                                  {"after": after, "chunk": BACKFILL_CHUNK, "rels": list(NEEDED_BY_RELS)})[0]
+            filled += int(row["filled"])
+            seen += int(row["seen"])
+            if row["seen"] < BACKFILL_CHUNK:
+                break
+            after = row["last"]
+    if not seen:  # a new graph: nothing to fill in, and nothing is written (the next start looks again)
+        return filled
+    graph.run_write("MERGE (b:Backfill {uid: $uid}) SET b.finished = datetime(), b.filled = $filled",
+                    {"uid": LIFECYCLE_BACKFILL, "filled": filled})
     return filled
 
 

@@ -38,7 +38,9 @@ from tests.support.processes import (
 # Properties that say when or by which run a node was written, not what it is.
 BOOKKEEPING = frozenset({"last_seen", "first_seen", "run_id", "owner", "started", "finished", "created_at",
                          "updated_at", "last_complete_started", "last_complete_finished", "owner_changed_at",
-                         "written", "swept", "recorded_at", "at", "observed", "observed_at", "pending_since"})
+                         "written", "swept", "recorded_at", "at", "observed", "observed_at", "pending_since",
+                         # when an edge was lost, and which one when several went in one publication
+                         "lost_edge_at", "lost_edge"})
 # Shared value nodes that several scopes write (every account of a region offers the same machine
 # types): their `scope` names whichever scope wrote last, which is write order, not content.
 SHARED_LABELS = frozenset({"MachineType", "Region", "CloudAccount"})
