@@ -19,8 +19,9 @@ current objects for a watch without resourceVersion, or the changes after the gi
 change as it happens, and with `allowWatchBookmarks=true` a BOOKMARK every `bookmark_interval`
 seconds. A resourceVersion older than the kept event history gets the `410 Gone` (Expired) ERROR
 event, as from a real API server. Tests (and graphinv.sim.churn) change the landscape through
-`apply`/`delete`, cut streams (`break_streams`), expire viewer tokens mid-stream
-(`expire_viewer_tokens`) and forget history (`compact`).
+`apply`/`delete`, cut streams (`break_streams`, or `break_stream_after` a given number of events,
+mid-event), expire viewer tokens mid-stream (`expire_viewer_tokens`) and forget history (`compact`).
+Every watch request is noted in `watch_requests` with the resourceVersion it asked for.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -253,6 +254,23 @@ class _OpenStream:
     aborted: bool = False
 
 
+@dataclass(frozen=True)
+class WatchRequest:
+    """One watch request as received: where, and the resourceVersion it resumes from ("" for none)."""
+
+    cluster: str
+    plural: str
+    namespace: str | None
+    resource_version: str
+
+
+@dataclass
+class _PlannedCut:
+    """A stream break planned by `break_stream_after`: `events` change events still go out first."""
+
+    events: int
+
+
 class GardenerAPI:
     """The request handler with its stores; `GardenerSim` wraps it in a server and kubeconfigs."""
 
@@ -267,6 +285,8 @@ class GardenerAPI:
         self._closing = False
         self._rv = 0
         self._streams: set[_OpenStream] = set()  # open watch streams, to cut them on purpose
+        self._planned_cuts: dict[tuple[str, str], _PlannedCut] = {}  # (cluster, plural) -> the next break
+        self.watch_requests: deque[WatchRequest] = deque(maxlen=10_000)  # the newest, for tests
         self._tokens: dict[str, _Token] = {}
         self._clusters: dict[str, dict[tuple[str, str, str], Collection]] = {GARDEN: {}}
         self.seeds: dict[str, Seed] = {s.name: s for s in landscape.seeds}
@@ -349,6 +369,35 @@ class GardenerAPI:
                     cut += 1
             self._changed.notify_all()
             return cut
+
+    def break_stream_after(self, cluster: str, plural: str, events: int) -> None:
+        """Break the next watch stream of `plural` in `cluster` that sends events, mid-event.
+
+        The stream sends `events` more change events, then waits for one more and sends the first
+        half of its line, then the connection closes without the closing chunk. Clients therefore
+        always see an error (urllib3 raises ProtocolError on the missing chunk; the half line is
+        never a whole event), never a clean end, and have received exactly `events` events. (The
+        objects a watch without resourceVersion starts with are sent before counting begins.)
+        """
+        if events < 0:
+            raise ValueError("events must be >= 0")
+        with self._lock:
+            self._planned_cuts[(cluster, plural)] = _PlannedCut(events)
+
+    def _take_planned_cut(self, cluster: str, plural: str,
+                          due: list[tuple[str, dict[str, Any]]]) -> tuple[list[tuple[str, dict[str, Any]]],
+                                                                           bytes | None]:
+        """The events of `due` to send, and the half line to break the stream with (None: no break)."""
+        with self._lock:
+            cut = self._planned_cuts.get((cluster, plural))
+            if cut is None:
+                return due, None
+            if len(due) <= cut.events:
+                cut.events -= len(due)
+                return due, None
+            del self._planned_cuts[(cluster, plural)]
+            line = _event_lines([due[cut.events]])
+            return due[:cut.events], line[:len(line) // 2]
 
     def open_streams(self, cluster: str | None = None) -> int:
         with self._lock:
@@ -530,6 +579,7 @@ class GardenerAPI:
         stream = _OpenStream(cluster, token)
         with self._lock:
             self._streams.add(stream)
+            self.watch_requests.append(WatchRequest(cluster, collection.rtype.plural, namespace, since_text))
         lines = self._watch_lines(stream, collection, namespace, since, timeout, bookmarks)
         return Response(200, b"", {"Content-Type": "application/json"}, stream=lines)
 
@@ -580,7 +630,12 @@ class GardenerAPI:
                     yield _event_lines([("ERROR", _gone(current_rv, collection.compacted_rv))])
                     return
                 if due:
-                    yield _event_lines(due)
+                    due, half_line = self._take_planned_cut(stream.cluster, collection.rtype.plural, due)
+                    if due:
+                        yield _event_lines(due)
+                    if half_line is not None:
+                        yield half_line
+                        raise ConnectionAbortedError("watch stream cut mid-event on purpose")
                     continue
                 if closing or time.monotonic() >= deadline:
                     return
