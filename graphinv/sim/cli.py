@@ -61,6 +61,12 @@ def serve_command(
     latency: Annotated[str, typer.Option("--latency", help="Delay every API answer by about this long "
                                                            "(e.g. 150ms; +/- 30% jitter), like a real cloud.")]
     = "0s",
+    gcp_service_account: Annotated[bool, typer.Option(
+        "--gcp-service-account", help="The GCP simulator requires credentials of its own service account and "
+                                      "writes that account's JSON key file (0600) into the work directory; the "
+                                      "written config names it, and google-cloud-compute or "
+                                      "GOOGLE_APPLICATION_CREDENTIALS can use it (default: anonymous calls).")]
+    = False,
 ) -> None:
     """Serve a landscape until Ctrl-C or SIGTERM."""
     if aws_engine not in ("native", "moto"):
@@ -80,6 +86,10 @@ def serve_command(
     except (LandscapeError, OSError) as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
+    if gcp_service_account and not any(a.provider == "gcp" for a in landscape.accounts):
+        err.print(f"[bold red]error:[/] --gcp-service-account: {landscape_file} has no gcp accounts", soft_wrap=True)
+        raise typer.Exit(2)
+    cloud_options = {"gcp": {"auth": "service_account"}} if gcp_service_account else None
     temporary = None if workdir else tempfile.TemporaryDirectory(prefix="graphinv-sim-")
     base = workdir or Path(temporary.name)  # type: ignore[union-attr]
     stop = threading.Event()
@@ -89,11 +99,15 @@ def serve_command(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with SimulatedLandscape(landscape, base, aws_engine=aws_engine) as sim:  # type: ignore[arg-type]
+        with SimulatedLandscape(landscape, base, aws_engine=aws_engine,  # type: ignore[arg-type]
+                                cloud_options=cloud_options) as sim:
             config_path = sim.write_config(write_config or base / "graphinv-sim.yaml")
             for name, url in sim.endpoints().items():
                 out.print(f"{name:10} {url}")
             out.print(f"config     {config_path}")
+            key_file = getattr(sim.clouds.get("gcp"), "key_file", None)
+            if key_file is not None:
+                out.print(f"gcp key    {key_file}", soft_wrap=True)
             mover = None
             if churn > 0:
                 from graphinv.sim.churn import Churn
