@@ -71,6 +71,10 @@ CALL (chunk) {{
 RETURN size(chunk) AS seen, chunk[-1].uid AS last, filled
 """
 LIFECYCLE_BACKFILL = "orphan-lifecycle-on-resources"
+_HISTORY_STATE = """
+RETURN EXISTS { MATCH (r:Instance) } OR EXISTS { MATCH (r:Disk) } OR EXISTS { MATCH (r:IP) } AS resources,
+       EXISTS { MATCH (c:Change {kind: 'unlinked'}) WHERE c.rel IN $rels AND c.at IS NOT NULL } AS unlinked
+"""
 
 
 def backfill_lifecycle(graph: Graph) -> int:
@@ -82,19 +86,20 @@ def backfill_lifecycle(graph: Graph) -> int:
     filled = int(graph.run_write(OPEN_FINDINGS_BACKFILL)[0]["filled"])
     if graph.run_read("MATCH (b:Backfill {uid: $uid}) RETURN count(b) AS done", {"uid": LIFECYCLE_BACKFILL})[0]["done"]:
         return filled
-    seen = 0
-    for label in KIND_LABELS.values():
+    state = graph.run_read(_HISTORY_STATE, {"rels": list(NEEDED_BY_RELS)})[0]
+    if not state["resources"]:  # a new graph: nothing to fill in, and nothing is written (the next start looks again)
+        return filled
+    # Without a published unlink of a needed edge there is nothing to find (a graph this graphinv wrote
+    # from the start, or one without history): no scan of every resource.
+    for label in KIND_LABELS.values() if state["unlinked"] else ():
         after = ""
         while True:
             row = graph.run_write(_LOST_EDGE_BACKFILL.format(label=label),
                                   {"after": after, "chunk": BACKFILL_CHUNK, "rels": list(NEEDED_BY_RELS)})[0]
             filled += int(row["filled"])
-            seen += int(row["seen"])
             if row["seen"] < BACKFILL_CHUNK:
                 break
             after = row["last"]
-    if not seen:  # a new graph: nothing to fill in, and nothing is written (the next start looks again)
-        return filled
     graph.run_write("MERGE (b:Backfill {uid: $uid}) SET b.finished = datetime(), b.filled = $filled",
                     {"uid": LIFECYCLE_BACKFILL, "filled": filled})
     return filled
