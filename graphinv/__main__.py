@@ -12,13 +12,21 @@ At exit Python runs full collections over everything still alive. With the cloud
 `graphinv collect`) they took 1.3 to 2 s of walking objects that die with the process anyway; so
 everything is frozen again before the interpreter shuts down, and those collections find nothing to
 walk. atexit handlers and the flushing of open streams still run as usual.
+
+Pydantic looks for plugins of its own when the first settings model is built: a scan of the entry points
+of every installed distribution (about 80 ms with this project's 170; 25 to 40 ms of a command's start
+once the file cache is warm). graphinv uses none, so the command skips the scan
+(`PYDANTIC_DISABLE_PLUGINS=__all__`) unless the variable is set already: set it to an empty string to
+have your pydantic plugins (say, an observability one) see graphinv's settings.
 """
 
 import gc
+import os
 
 
 def run() -> None:
     gc.disable()
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from graphinv.cli import main
 
     try:

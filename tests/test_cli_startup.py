@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Any
@@ -23,7 +24,9 @@ try:
 except SystemExit as exc:
     code = exc.code
 loaded = sorted(m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
-print(json.dumps({"code": code, "loaded": loaded, "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
+from pydantic.plugin import _loader
+print(json.dumps({"code": code, "loaded": loaded, "gc_enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                  "plugins_scanned": _loader._plugins is not None}))
 """
 
 
@@ -34,10 +37,11 @@ def _python(code: str) -> str:
     return done.stdout
 
 
-def _probe(argv: list[str], watched: tuple[str, ...]) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def _probe(argv: list[str], watched: tuple[str, ...],
+           env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """Run `graphinv ARGV` in a fresh interpreter; which of the `watched` modules it imported."""
     done = subprocess.run([sys.executable, "-c", f"HEAVY = {watched!r}\nARGV = {argv!r}\n{PROBE}"],
-                          capture_output=True, text=True, timeout=300, check=False)
+                          capture_output=True, text=True, timeout=300, check=False, env=env)
     assert done.returncode == 0, done.stderr
     return done, json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -93,6 +97,16 @@ def test_the_report_command_does_not_load_the_model_classes() -> None:
     assert result["loaded"] == [], result["loaded"]
     _, changes = _probe(["changes", "--kind", "nonsense"], ("graph_schema.history",))
     assert changes["code"] == 2 and changes["loaded"] == ["graph_schema.history"], changes
+
+
+def test_pydantic_plugins_are_not_looked_for_unless_asked() -> None:
+    """graphinv/__main__.py: the scan of every installed distribution's entry points for pydantic plugins
+    is skipped, unless PYDANTIC_DISABLE_PLUGINS is set already (an empty value asks for the plugins)."""
+    quiet = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    _, skipped = _probe(["orphans", "--help"], (), quiet)
+    assert skipped["plugins_scanned"] is False
+    _, asked = _probe(["orphans", "--help"], (), {**quiet, "PYDANTIC_DISABLE_PLUGINS": ""})
+    assert asked["plugins_scanned"] is True
 
 
 @pytest.mark.parametrize("argv", [["config", "--help"], ["orphans", "--help"]])
