@@ -150,8 +150,8 @@ def _plain(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, A
 
 
 def _primitive(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
-    # as the report fetches them: with the lifecycle's columns, timestamps left as integers
-    return primitive_rows(graph, query, lifecycle=True, datetimes=False, **params)
+    # as the report fetches them: with the lifecycle's columns
+    return primitive_rows(graph, query, lifecycle=True, **params)
 
 
 def _primitive_per_record(graph: Graph, query: Any, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@
 Neo4j returns `created` and `first_seen` as DateTime values; decoding each one into a
 `neo4j.time.DateTime` (with its time zone) was most of the orphan report's client time. Here the shipped
 query runs unchanged inside a `CALL {}` and Neo4j hands back each timestamp as integer epoch
-microseconds, which become UTC `datetime`s with one addition each. The rows, their order and every
-other column are the query's own.
+microseconds, which become UTC `datetime`s with one addition each (or ISO text, cached, for the
+report). The rows, their order and every other column are the query's own.
 """
 
 from __future__ import annotations
@@ -65,16 +65,8 @@ def iso_of(value: int) -> str:
     return (EPOCH + timedelta(microseconds=value)).isoformat()
 
 
-def primitive_rows(graph: Graph, query: NamedQuery, *, lifecycle: bool = False, datetimes: bool = True,
-                   **params: Any) -> list[dict[str, Any]]:
-    """The rows of `query` (an orphan query) in one record, which the driver decodes far faster than one
-    record per row. Its timestamps (with `lifecycle`, the lifecycle columns too) as datetimes decoded from
-    integers, or, without `datetimes`, as the integers (epoch microseconds; the report's own use)."""
-    rows = graph.read_collected(wrapped(query, lifecycle), query.bind(params))
-    if not datetimes:
-        return rows
-    columns = TIME_COLUMNS + (LIFECYCLE_TIME_COLUMNS if lifecycle else ())
-    for row in rows:
-        for column in columns:
-            row[column] = as_datetime(row[column])
-    return rows
+def primitive_rows(graph: Graph, query: NamedQuery, *, lifecycle: bool = False, **params: Any) -> list[dict[str, Any]]:
+    """The rows of `query` (an orphan query; with `lifecycle`, its lifecycle columns too) in one record, which
+    the driver decodes far faster than one record per row, with every timestamp as integer epoch
+    microseconds (as_datetime and iso_of turn them into datetimes and text)."""
+    return graph.read_collected(wrapped(query, lifecycle), query.bind(params))

@@ -35,7 +35,7 @@ def _params(f: OrphanFilter, now: datetime) -> dict[str, Any]:
 
 
 def _finish(rows: list[dict[str, Any]], now: datetime, prices: PriceTable) -> list[dict[str, Any]]:
-    """Rows of primitive_rows(datetimes=False): timestamps as ISO strings, age, project and cost added."""
+    """Rows of primitive_rows (timestamps as integers): timestamps as ISO strings, age, project and cost added."""
     monthly = prices.monthly
     now_us = micros_of(now)
     for row in rows:
@@ -69,7 +69,7 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     params = _params(f, now)
     # primitive_rows: timestamps come back as integers (graphinv/orphan_rows.py); `lifecycle`: with the
     # lifecycle's facts each resource keeps (graphinv/history/lifecycle.py)
-    instances = primitive_rows(graph, load_query("orphan_instances"), lifecycle=True, datetimes=False, **params)
+    instances = primitive_rows(graph, load_query("orphan_instances"), lifecycle=True, **params)
     orphan_vms = [r["uid"] for r in instances if r["verdict"] == "orphan"]
     # Disks and IPs of VMs we could not judge are themselves unverified, not silently left out.
     doubtful_vms = [r["uid"] for r in instances if r["verdict"] == "unverified"]
@@ -87,7 +87,7 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
     # and IP queries, the VMs' hardware (graphinv/capacity.py) and the acknowledgements run side by side,
     # and each part is finished here while Neo4j works on the others. The rows keep the queries' order.
     with ThreadPoolExecutor(max_workers=REPORT_THREADS, thread_name_prefix="orphans") as pool:
-        parts = [pool.submit(primitive_rows, graph, load_query(name), lifecycle=True, datetimes=False, **values)
+        parts = [pool.submit(primitive_rows, graph, load_query(name), lifecycle=True, **values)
                  for name, values in after_vms]
         hardware = pool.submit(hardware_of, graph, [r["uid"] for r in listed_vms])
         acks = acknowledgements(graph, now, pool)
@@ -99,8 +99,8 @@ def orphan_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = Non
 
 
 def unowned_report(graph: Graph, f: OrphanFilter, prices: PriceTable | None = None) -> list[dict[str, Any]]:
-    rows = primitive_rows(graph, load_query("unowned_resources"), datetimes=False,
-                          provider=f.provider, account=f.account, kind=f.kind)
+    rows = primitive_rows(graph, load_query("unowned_resources"), provider=f.provider, account=f.account,
+                          kind=f.kind)
     return _finish(rows, datetime.now(UTC), prices or PriceTable.load())
 
 
