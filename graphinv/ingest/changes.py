@@ -188,6 +188,12 @@ def publish_clause(at: str = "$at") -> str:
             "WITH c\n"
             "CALL (c) {\n"
             f"  WITH c WHERE c.kind = 'unlinked' AND c.rel IN {rels}\n"
-            "  MATCH (c)-[:ABOUT]->(r) WHERE r.uid = c.other_uid AND NOT coalesce(r.lost_edge_at > c.at, false)\n"
-            "  SET r.lost_edge_at = c.at, r.lost_edge = [c.node_label, c.node_uid, c.rel]\n"
+            f"  MATCH (c)-[:ABOUT]->(r) WHERE r.uid = c.other_uid AND {LOST_EDGE_IS_NEWER}\n"
+            f"  {MARK_LOST_EDGE}\n"
             "}\n")
+
+
+# How published unlinked change `c` marks resource `r` (publish_clause, and the fill-in of an older graph:
+# graphinv.ingest.schema): only a loss at least as recent as the one `r` holds replaces it.
+LOST_EDGE_IS_NEWER = "NOT coalesce(r.lost_edge_at > c.at, false)"
+MARK_LOST_EDGE = "SET r.lost_edge_at = c.at, r.lost_edge = [c.node_label, c.node_uid, c.rel]"

@@ -13,6 +13,7 @@ from graph_schema.registry import NODE_CLASSES
 from graph_schema.surfaces import claim_flag
 from graphinv.db import Graph
 from graphinv.history.lifecycle import KIND_LABELS, OPEN_FINDINGS_BACKFILL
+from graphinv.ingest.changes import LOST_EDGE_IS_NEWER, MARK_LOST_EDGE
 from graphinv.ingest.cypher import claimed_from_edges
 
 BACKFILL_CHUNK = 10_000
@@ -52,9 +53,10 @@ def backfill_claims(graph: Graph) -> int:
     return filled
 
 
-# The last published loss of a needed edge of each resource of `label`, from the history, for a chunk of
-# resources in uid order (graphinv.ingest.changes.publish_clause keeps it from then on).
-_LOST_EDGE_BACKFILL = """
+def _lost_edge_backfill(label: str) -> str:
+    """The last published loss of a needed edge of each resource of `label`, from the history, for a chunk of
+    resources in uid order (graphinv.ingest.changes.publish_clause keeps it from then on)."""
+    return f"""
 MATCH (r:{label}) WHERE r.uid > $after
 WITH r ORDER BY r.uid LIMIT $chunk
 WITH collect(r) AS chunk
@@ -64,12 +66,14 @@ CALL (chunk) {{
     MATCH (c:Change {{other_uid: r.uid, kind: 'unlinked'}}) WHERE c.rel IN $rels AND c.at IS NOT NULL
     RETURN c ORDER BY c.at DESC LIMIT 1
   }}
-  WITH r, c WHERE NOT coalesce(r.lost_edge_at > c.at, false)
-  SET r.lost_edge_at = c.at, r.lost_edge = [c.node_label, c.node_uid, c.rel]
+  WITH r, c WHERE {LOST_EDGE_IS_NEWER}
+  {MARK_LOST_EDGE}
   RETURN count(r) AS filled
 }}
 RETURN size(chunk) AS seen, chunk[-1].uid AS last, filled
 """
+
+
 LIFECYCLE_BACKFILL = "orphan-lifecycle-on-resources"
 _HISTORY_STATE = """
 RETURN EXISTS { MATCH (r:Instance) } OR EXISTS { MATCH (r:Disk) } OR EXISTS { MATCH (r:IP) } AS resources,
@@ -94,7 +98,7 @@ def backfill_lifecycle(graph: Graph) -> int:
     for label in KIND_LABELS.values() if state["unlinked"] else ():
         after = ""
         while True:
-            row = graph.run_write(_LOST_EDGE_BACKFILL.format(label=label),
+            row = graph.run_write(_lost_edge_backfill(label),
                                   {"after": after, "chunk": BACKFILL_CHUNK, "rels": list(NEEDED_BY_RELS)})[0]
             filled += int(row["filled"])
             if row["seen"] < BACKFILL_CHUNK:
