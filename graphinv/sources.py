@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,7 +13,16 @@ from collectors.scope import Scope, ScopeTask
 from collectors.settings import SOURCES, SourcesSettings
 from graphinv.loading import loading_modules
 
-__all__ = ["SOURCES", "SourceError", "configured_sources", "plan_sources", "sources_settings"]
+__all__ = ["SOURCES", "SourceError", "collector_plan", "configured_sources", "plan_sources", "sources_settings"]
+
+
+def collector_plan(name: str) -> Callable[[Any], Iterable[ScopeTask]]:
+    """Source `name`'s `plan`. A collector package names its parts lazily (collectors/lazy.py): asking for
+    `plan` loads the collector module, and with it the cloud SDK, without the garbage collector running
+    over them (graphinv/loading.py)."""
+    with loading_modules():
+        plan: Callable[[Any], Iterable[ScopeTask]] = importlib.import_module(f"collectors.{name}").plan
+    return plan
 
 
 class SourceError(ValueError):
@@ -56,8 +65,7 @@ def plan_sources(sources: SourcesSettings | Mapping[str, Any], names: Sequence[s
             raise SourceError(f"source {name!r} is not configured (no `sources.{name}` section in the config)")
     tasks: list[ScopeTask] = []
     for name in sorted(wanted, key=SOURCES.index):
-        with loading_modules():  # the collector's module and its cloud SDK load here (`plan` is a lazy name)
-            plan = importlib.import_module(f"collectors.{name}").plan
+        plan = collector_plan(name)
         try:
             tasks.extend(plan(getattr(settings, name)))
         except (KeyError, TypeError, ValueError) as exc:  # what only planning can check (a key file, clouds.yaml)

@@ -9,7 +9,6 @@ other alerts run on their own interval or cron schedule.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -37,7 +36,6 @@ from graphinv.db import Graph, GraphUnavailable
 from graphinv.history.jobs import HistoryJobs
 from graphinv.history.settings import HistorySettings
 from graphinv.ingest import install_schema
-from graphinv.loading import loading_modules
 from graphinv.metrics import Metrics
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome, Planner
 from graphinv.scheduler.logs import log_context
@@ -45,7 +43,7 @@ from graphinv.scheduler.ordering import CollectionBarrier
 from graphinv.scheduler.settings import Schedule, SchedulerSettings
 from graphinv.scheduler.status_server import StatusServer
 from graphinv.settings.types import ConfigError
-from graphinv.sources import configured_sources, plan_sources
+from graphinv.sources import collector_plan, configured_sources, plan_sources
 
 if TYPE_CHECKING:
     from collectors.settings import SourcesSettings
@@ -82,12 +80,10 @@ def default_planner(sources: SourcesSettings) -> Planner:
 
 def import_collectors(sources: SourcesSettings) -> None:
     """Import the configured sources' collectors (and so their SDKs) on the calling thread, before
-    any job or watch thread starts: see default_planner for why imports must not race. A collector
-    package names its parts lazily (collectors/lazy.py): asking for its `plan` loads the collector
-    module, and with it the SDK."""
+    any job or watch thread starts: see default_planner for why imports must not race
+    (graphinv.sources.collector_plan loads the collector module and its SDK)."""
     for name in configured_sources(sources):
-        with loading_modules():
-            _ = importlib.import_module(f"collectors.{name}").plan
+        collector_plan(name)
 
 
 class SchedulerService:
