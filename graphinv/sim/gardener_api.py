@@ -264,13 +264,6 @@ class WatchRequest:
     resource_version: str
 
 
-@dataclass
-class _PlannedCut:
-    """A stream break planned by `break_stream_after`: `events` change events still go out first."""
-
-    events: int
-
-
 class GardenerAPI:
     """The request handler with its stores; `GardenerSim` wraps it in a server and kubeconfigs."""
 
@@ -285,7 +278,8 @@ class GardenerAPI:
         self._closing = False
         self._rv = 0
         self._streams: set[_OpenStream] = set()  # open watch streams, to cut them on purpose
-        self._planned_cuts: dict[tuple[str, str], _PlannedCut] = {}  # (cluster, plural) -> the next break
+        # (cluster, plural) -> change events still to send before the break `break_stream_after` planned
+        self._planned_cuts: dict[tuple[str, str], int] = {}
         self.watch_requests: deque[WatchRequest] = deque(maxlen=10_000)  # the newest, for tests
         self._tokens: dict[str, _Token] = {}
         self._clusters: dict[str, dict[tuple[str, str, str], Collection]] = {GARDEN: {}}
@@ -382,22 +376,22 @@ class GardenerAPI:
         if events < 0:
             raise ValueError("events must be >= 0")
         with self._lock:
-            self._planned_cuts[(cluster, plural)] = _PlannedCut(events)
+            self._planned_cuts[(cluster, plural)] = events
 
     def _take_planned_cut(self, cluster: str, plural: str,
                           due: list[tuple[str, dict[str, Any]]]) -> tuple[list[tuple[str, dict[str, Any]]],
                                                                            bytes | None]:
         """The events of `due` to send, and the half line to break the stream with (None: no break)."""
         with self._lock:
-            cut = self._planned_cuts.get((cluster, plural))
-            if cut is None:
+            left = self._planned_cuts.get((cluster, plural))
+            if left is None:
                 return due, None
-            if len(due) <= cut.events:
-                cut.events -= len(due)
+            if len(due) <= left:
+                self._planned_cuts[(cluster, plural)] = left - len(due)
                 return due, None
             del self._planned_cuts[(cluster, plural)]
-            line = _event_lines([due[cut.events]])
-            return due[:cut.events], line[:len(line) // 2]
+            line = _event_lines([due[left]])
+            return due[:left], line[:len(line) // 2]
 
     def open_streams(self, cluster: str | None = None) -> int:
         with self._lock:
