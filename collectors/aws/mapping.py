@@ -28,6 +28,31 @@ _ATTACHED_STATES = frozenset({"attaching", "attached", "busy"})
 
 Raw = Mapping[str, Any]
 
+# What the functions below (and collectors/aws/collect.py) read from each EC2 answer, by output shape:
+# the collector's sessions build these members and no others (collectors/aws/responses.py). Reading a
+# member not listed here finds it missing; tests/test_collector_aws.py maps the same answers through
+# botocore's full parser and through this one and compares the records.
+_TAGS = {"Key": None, "Value": None}
+READ_FROM: Mapping[str, Mapping[str, Any]] = {
+    "DescribeInstancesResult": {"NextToken": None, "Reservations": {"Instances": {
+        "InstanceId": None, "InstanceType": None, "LaunchTime": None, "Placement": {"AvailabilityZone": None},
+        "PrivateIpAddress": None, "PublicIpAddress": None, "State": {"Name": None}, "VpcId": None, "Tags": _TAGS,
+        "NetworkInterfaces": {"NetworkInterfaceId": None, "Association": {"PublicIp": None}},
+    }}},
+    "DescribeVolumesResult": {"NextToken": None, "Volumes": {
+        "VolumeId": None, "AvailabilityZone": None, "State": None, "CreateTime": None, "Size": None,
+        "VolumeType": None, "Tags": _TAGS,
+        "Attachments": {"State": None, "InstanceId": None, "Device": None, "AttachTime": None},
+    }},
+    "DescribeAddressesResult": {"Addresses": {
+        "PublicIp": None, "NetworkInterfaceId": None, "InstanceId": None, "AllocationId": None,
+        "AssociationId": None, "Tags": _TAGS,
+    }},
+    "DescribeNetworkInterfacesResult": {"NextToken": None, "NetworkInterfaces": {
+        "NetworkInterfaceId": None, "Attachment": {"InstanceId": None},
+    }},
+}
+
 
 def blank_to_none(value: Any) -> Any:
     """EC2 (and moto) send empty elements for absent references; treat them as absent."""

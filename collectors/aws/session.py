@@ -18,6 +18,8 @@ from botocore.credentials import CredentialProvider, DeferredRefreshableCredenti
 from botocore.loaders import Loader, create_loader
 from botocore.utils import parse_timestamp
 
+from collectors.aws.mapping import READ_FROM
+from collectors.aws.responses import ProjectingParserFactory
 from collectors.aws.settings import AwsAccount, AwsSettings
 
 
@@ -53,9 +55,11 @@ def shared_loader() -> Loader:
 
 
 def core_session() -> botocore.session.Session:
+    """A botocore session with the shared model loader and the collector's response parser: EC2's list
+    answers are built for the members the mapping reads (collectors/aws/responses.py)."""
     core = botocore.session.Session()
     core.register_component("data_loader", shared_loader())
-    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
+    core.register_component("response_parser_factory", ProjectingParserFactory(READ_FROM, iso_timestamp))
     return core
 
 
