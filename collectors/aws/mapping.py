@@ -30,7 +30,7 @@ Raw = Mapping[str, Any]
 
 # What the functions below (and collectors/aws/collect.py) read from each EC2 answer, by output shape:
 # the collector's sessions build these members and no others (collectors/aws/responses.py). Reading a
-# member not listed here finds it missing; tests/test_collector_aws.py maps the same answers through
+# member not listed here finds it missing; tests/test_aws_responses.py maps the same answers through
 # botocore's full parser and through this one and compares the records.
 _TAGS = {"Key": None, "Value": None}
 READ_FROM: Mapping[str, Mapping[str, Any]] = {
