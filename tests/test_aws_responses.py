@@ -42,12 +42,17 @@ def pruned(value: Any, wanted: Mapping[str, Any] | None) -> Any:
     return {name: pruned(value[name], inner) for name, inner in wanted.items() if name in value}
 
 
+def botocore_parsers() -> ResponseParserFactory:
+    """botocore's own parser factory, with the collector's timestamp parser (as the sessions had before)."""
+    factory = ResponseParserFactory()
+    factory.set_parser_defaults(timestamp_parser=iso_timestamp)
+    return factory
+
+
 def both_parses(operation: str, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
     shape = ec2_model().operation_model(operation).output_shape
     response = {"status_code": 200, "headers": {"Content-Type": "text/xml"}, "body": body}
-    full_factory = ResponseParserFactory()
-    full_factory.set_parser_defaults(timestamp_parser=iso_timestamp)
-    full = full_factory.create_parser("ec2")
+    full = botocore_parsers().create_parser("ec2")
     projected = ProjectingParserFactory(READ_FROM, iso_timestamp).create_parser("ec2")
     return full.parse(response, shape), projected.parse(response, shape)
 
@@ -100,9 +105,7 @@ def test_simulated_aws_gives_the_same_records_through_either_parser(tmp_path: Pa
         collected = reads_of(base_session(source), source, account)
         # The same session set-up with botocore's own parser for every answer.
         core = core_session()
-        full = ResponseParserFactory()
-        full.set_parser_defaults(timestamp_parser=iso_timestamp)
-        core.register_component("response_parser_factory", full)
+        core.register_component("response_parser_factory", botocore_parsers())
         assert source.credentials is not None
         reference = reads_of(boto3.Session(
             botocore_session=core, aws_access_key_id=source.credentials.access_key_id.get_secret_value(),
