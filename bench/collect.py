@@ -35,6 +35,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -147,6 +149,8 @@ def main() -> None:
     parser.add_argument("--end-to-end", action="store_true",
                         help="also time `graphinv collect` of every source into Neo4j, before and after "
                              "(GRAPHINV_BENCH_NEO4J_URI, else a throw-away local server; the graph is wiped)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="end to end: run both sides this many times, alternating; ratios of the medians")
     parser.add_argument("--no-cpu", action="store_true", help="skip the per-provider CPU table")
     parser.add_argument("--baseline-rev", default=DEFAULT_BASELINE,
                         help="git revision whose collectors/ is 'before' (default: %(default)s)")
@@ -176,7 +180,7 @@ def main() -> None:
             if args.end_to_end:
                 whole = (export_baseline(args.end_to_end_rev, work / "whole", WHOLE_TREE)
                          if args.end_to_end_rev else None)
-                end_to_end(config, whole or baseline, work)
+                end_to_end(config, whole or baseline, work, simulator.pid, args.rounds)
         finally:
             simulator.terminate()
             simulator.wait(timeout=60)
@@ -199,9 +203,12 @@ def cpu_table(providers: list[str], config: Path, baseline: Path, work: Path) ->
             _show_difference(work / f"{provider}-before.records", work / f"{provider}-after.records")
 
 
-def end_to_end(config: Path, baseline: Path, work: Path) -> None:
+def end_to_end(config: Path, baseline: Path, work: Path, simulator: int | None = None, rounds: int = 1) -> None:
     """`graphinv collect` of every configured source into an empty graph, then once more into the graph
-    that left (a re-collection: what a scheduler does all day), in a fresh process each, per side."""
+    that left (a re-collection: what a scheduler does all day), in a fresh process each, per side;
+    `rounds` times, the sides alternating (the first side of the first round also warms the server's
+    JVM). Prints each process's CPU beside Neo4j's and the simulator's: on a small machine their sum
+    against the wall time says whether the CPU is what limits the run."""
     import yaml
 
     from bench._server import bench_graph, wipe
@@ -215,29 +222,40 @@ def end_to_end(config: Path, baseline: Path, work: Path) -> None:
         full = work / "graphinv-e2e.yaml"
         full.write_text(yaml.safe_dump(settings))
         full.chmod(0o600)
-        rates: dict[tuple[str, str], float] = {}
+        rates: dict[tuple[str, str], list[float]] = {}
         server = _server_pid(graph.conn.uri)
-        for side, code in (("before", baseline), ("after", None)):
+        for side, code in [("before", baseline), ("after", None)] * rounds:
             wipe(graph)
             graph.run_write("CALL db.clearQueryCaches()")  # each side plans its own statements
             env = {**os.environ, **({"PYTHONPATH": str(code)} if code is not None else {})}
             for run in ("first", "again"):
-                cpu = _cpu_seconds(server)
+                cpu, sim_cpu = _cpu_seconds(server), _cpu_seconds(simulator)
+                own_cpu = _children_cpu_seconds()
                 started = time.perf_counter()
                 done = subprocess.run([str(ROOT / ".venv/bin/graphinv"), "-c", str(full), "collect", "-q"],
                                       env=env, capture_output=True, text=True)
                 elapsed = time.perf_counter() - started
-                cpu = _cpu_seconds(server) - cpu
+                cpu, sim_cpu = _cpu_seconds(server) - cpu, _cpu_seconds(simulator) - sim_cpu
+                own_cpu = _children_cpu_seconds() - own_cpu
                 nodes = graph.run_read("MATCH (n) WHERE any(label IN labels(n) WHERE label IN $labels) "
                                        "RETURN count(n) AS c", {"labels": labels})[0]["c"]
-                rates[(side, run)] = nodes / elapsed
+                rates.setdefault((side, run), []).append(nodes / elapsed)
                 server_cpu = f", Neo4j CPU {cpu:.1f}s" if server else ""
+                sim_part = f", simulator CPU {sim_cpu:.1f}s" if simulator else ""
                 why = f": {done.stderr.strip().splitlines()[-1]}" if done.returncode and done.stderr.strip() else ""
                 what = "into an empty graph" if run == "first" else "re-collection     "
                 print(f"end to end {side:6} {what}: {nodes} records in {elapsed:.1f}s = "
-                      f"{rates[(side, run)]:.0f} records/s{server_cpu} (exit {done.returncode}{why})", flush=True)
+                      f"{nodes / elapsed:.0f} records/s; collect CPU {own_cpu:.1f}s{server_cpu}{sim_part} "
+                      f"(exit {done.returncode}{why})", flush=True)
         for run, what in (("first", "into an empty graph"), ("again", "re-collection")):
-            print(f"end to end ratio, {what}: {rates[('after', run)] / rates[('before', run)]:.2f}x")
+            before, after = statistics.median(rates[("before", run)]), statistics.median(rates[("after", run)])
+            print(f"end to end ratio, {what}: {after / before:.2f}x (medians {before:.0f} -> {after:.0f} records/s)")
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _server_pid(uri: str) -> int | None:

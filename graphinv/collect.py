@@ -5,6 +5,14 @@ The Neo4j session is not thread-safe and one writer avoids lock contention on sh
 the bound keeps memory flat however large an account is (a slow writer slows the readers).
 A read that raises fails its own scope only; the others go on.
 
+Most scopes are small and read in well under a second, and a commit costs more than their rows
+(a round trip and Neo4j's log flush): so a scope's start (its Collection says `running`) waits for
+the scope's first transaction, and a small scope is written in ONE. A read still under way after
+START_WAIT_SECONDS, or one that sends a full chunk (more are coming), is marked `running` at once,
+so a read that is slow, large, or interrupted by a crash is visible and recovered as before; a read
+that ends within the wait has written nothing before its single transaction, so there is nothing
+of it to recover.
+
 When the writer itself breaks (Neo4j gone, or a failure that cannot even be recorded), nothing
 more is sent to the graph in this run: readers see the abort at their next record and leave
 without waiting on the queue, every unfinished scope is reported failed in the summary, nothing
@@ -19,6 +27,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,6 +46,7 @@ log = logging.getLogger(__name__)
 CHUNK = 1000  # records per hand-over from a reader to the writer
 QUEUE_CHUNKS = 32  # chunks waiting at most: bounds memory to about QUEUE_CHUNKS * CHUNK records
 POLL_SECONDS = 0.2  # how often a reader waiting on a full queue, or the writer on an empty one, looks up
+START_WAIT_SECONDS = 1.0  # how long a scope's start may wait for the scope's first transaction
 
 _inflight_lock = threading.Lock()
 _inflight: set[str] = set()  # run ids of scopes this process is writing right now
@@ -127,24 +137,27 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
     runs: dict[int, ScopeRun] = {}
     counts: dict[int, int] = {}
     results: dict[int, ScopeRunResult] = {}
+    waiting = _WaitingStarts()
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="collect")
     try:
         futures = [pool.submit(read, task) for task in tasks]
         readers_left = len(tasks)
         # Drain until every reader has sent its last message, so no reader waits on a full queue.
         while readers_left:
+            msg: _Message | None
             try:
                 msg = inbox.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 if all(f.done() for f in futures) and inbox.empty():
                     break  # every reader has ended (one may have died without a last word)
-                continue
-            key = id(msg.task)
-            readers_left -= msg.kind in ("done", "failed")
-            if key in results:
-                continue
+                msg = None
+            result = None
             try:
-                result = _handle(ingest, msg, runs, counts, progress, stop, framing)
+                if msg is not None:
+                    readers_left -= msg.kind in ("done", "failed")
+                    if id(msg.task) not in results:
+                        result = _handle(ingest, msg, runs, counts, progress, stop, framing, waiting)
+                waiting.begin_overdue()
             except _WriterBroken as exc:
                 summary.aborted = str(exc)
                 break
@@ -152,7 +165,8 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
                 summary.aborted = redact(f"Neo4j failed during the collection: {type(exc).__name__}: {exc}")
                 log.error("%s; the collection stops", summary.aborted)
                 break
-            if result is not None:
+            if msg is not None and result is not None:
+                key = id(msg.task)
                 results[key] = result
                 _finished(runs.get(key))
                 if progress:
@@ -187,15 +201,52 @@ class _Framing:
         self._written.update(((r.label, r.uid), r) for r in records)
 
 
+class _WaitingStarts:
+    """The scope runs whose start waits for their first transaction, oldest first (see the module)."""
+
+    def __init__(self) -> None:
+        self._since: dict[int, tuple[ScopeRun, float]] = {}
+
+    def add(self, key: int, run: ScopeRun) -> None:
+        self._since[key] = (run, time.monotonic())
+
+    def begin(self, key: int) -> None:
+        """Record the start of `key`'s run now, if it still waits."""
+        entry = self._since.pop(key, None)
+        if entry is not None:
+            entry[0].begin()
+
+    def begin_overdue(self) -> None:
+        """Record the starts that have waited START_WAIT_SECONDS; forget those recorded meanwhile."""
+        due = time.monotonic() - START_WAIT_SECONDS
+        for key, (run, since) in list(self._since.items()):
+            if not run.start_pending:
+                del self._since[key]
+            elif since <= due:
+                self.begin(key)
+            else:
+                break  # the rest came later
+
+
 def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: dict[int, int],
-            progress: Progress | None, stop: threading.Event, framing: _Framing) -> ScopeRunResult | None:
+            progress: Progress | None, stop: threading.Event, framing: _Framing,
+            waiting: _WaitingStarts) -> ScopeRunResult | None:
     """Apply one reader message; returns the scope's result once the scope is finished."""
     key = id(msg.task)
     if msg.kind == "start":
         context = framing.new(msg.task.context)
-        run = ingest.scope(msg.task.scope, context)  # one transaction: the framing records and the start
+        scope = msg.task.scope
+
+        def started() -> None:
+            if progress:
+                progress(scope, "running", counts.get(key, 0))
+
+        # The framing records go with the start. Another scope's upserts may commit before them: the
+        # edges to an account or region are made from whichever end is written last.
+        run = ingest.scope(scope, context, defer_start=True, on_start=started)
         framing.written(context)
         runs[key] = run
+        waiting.add(key, run)
         with _inflight_lock:
             _inflight.add(run.run_id)
         counts[key] = 0
@@ -203,6 +254,8 @@ def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: di
     run = runs[key]
     try:
         if msg.kind == "records":
+            if len(msg.records or ()) >= CHUNK:  # more to come: a large read is marked running now
+                waiting.begin(key)
             counts[key] += run.write(msg.records or [])
             if progress:
                 progress(msg.task.scope, "reading", counts[key])
@@ -255,8 +308,9 @@ def _unfinished(task: ScopeTask, run: ScopeRun | None, aborted: str | None) -> S
     if run is None:
         return ScopeRunResult(scope=task.scope, status="failed", error=error)
     _finished(run)
-    with _inflight_lock:
-        _unrecorded.append((task.scope.key, run.run_id, error))
+    if not run.start_pending:  # a start never recorded left nothing in the graph to set failed
+        with _inflight_lock:
+            _unrecorded.append((task.scope.key, run.run_id, error))
     result = run.result
     result.status = "failed"
     result.error = error

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from collectors.scope import Scope
-from graphinv.collect import CollectionSummary, run_tasks
+from graphinv.collect import START_WAIT_SECONDS, CollectionSummary, run_tasks
 from graphinv.commands.collect import collect_into
 from graphinv.config import Neo4jConnection, settings_from_mapping
 from graphinv.db import Graph
@@ -27,6 +27,7 @@ from graphinv.ports import free_port
 from graphinv.sim.generate import generate
 from graphinv.sim.runtime import SimulatedLandscape
 from graphinv.sources import plan_sources
+from tests.support.latency import simulator_latency
 
 
 @pytest.fixture(scope="module")
@@ -64,13 +65,16 @@ def test_neo4j_killed_mid_collection_then_restarted(crashable: LocalNeo4j, tmp_p
             def progress(scope: Scope, status: str, count: int) -> None:
                 if status in ("complete", "failed"):
                     finished.append(scope.key)
-                # Some scopes done, and a cloud scope under way (its Collection says `running`).
-                if finished and status == "reading" and scope.source != "gardener" and not killed.is_set():
+                # Some scopes done, and a cloud scope under way: its Collection has just said `running`.
+                if finished and status == "running" and scope.source != "gardener" and not killed.is_set():
                     killed.set()
                     _kill(crashable)
                     killed_at.append(time.monotonic())
 
-            summary: CollectionSummary = run_tasks(Ingest(graph), tasks, concurrency=4, progress=progress)
+            # Every answer slower than a scope's start may wait for its first write (graphinv.collect
+            # START_WAIT_SECONDS), so each cloud scope is marked `running` while it still reads.
+            with simulator_latency(START_WAIT_SECONDS * 1.5):
+                summary: CollectionSummary = run_tasks(Ingest(graph), tasks, concurrency=4, progress=progress)
             took = time.monotonic() - killed_at[0]
         finally:
             graph.close()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
 
+import graphinv.collect
 from collectors.records import CloudAccountRecord, InstanceRecord, RegionRecord
 from collectors.scope import Scope, ScopeTask
-from graphinv.collect import CollectionSummary, run_tasks
+from graphinv.collect import CHUNK, CollectionSummary, run_tasks
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, ScopeRunResult, install_schema
@@ -18,6 +20,7 @@ from graphinv.metrics import Metrics
 from graphinv.ports import free_port
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome
 from tests.support.scheduling import fast, job
+from tests.support.watching import wait_for
 
 
 def _instances(region: str, n: int, fail_after: int | None = None) -> Iterator[InstanceRecord]:
@@ -85,10 +88,45 @@ def test_the_records_framing_several_scopes_are_written_once_a_run(graph: Graph)
         summary = run_tasks(ingest, tasks, concurrency=3)
         assert not summary.failed and summary.written == 5
         assert ingest.round_trips - before == 1 + 2  # the VMs' batch; the account and the region once
-        assert graph.write_transactions - transactions == 3 * 2  # each scope's start and end
+        assert graph.write_transactions - transactions == 3  # each scope's start and end in one
     assert graph.run_read("MATCH (a:CloudAccount {uid: 'aws:111'})-[:OWNS]->(i) RETURN count(i) AS c") == [{"c": 5}]
     assert graph.run_read("MATCH (r:Region {uid: 'aws:r1'}) RETURN r.last_seen > r.first_seen AS again"
                           ) == [{"again": True}]  # the second run wrote them again
+
+
+def _blocked_read(records: Iterator[InstanceRecord], release: threading.Event) -> Iterator[InstanceRecord]:
+    yield from records
+    assert release.wait(60), "the test never released the read"
+
+
+def _collection_status(graph: Graph, scope: Scope) -> str | None:
+    rows = graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s", {"k": scope.key})
+    return rows[0]["s"] if rows else None
+
+
+@pytest.mark.parametrize("records, wait", [(3, 0.2), (CHUNK, 3600.0)], ids=["slow", "large"])
+def test_a_read_under_way_is_marked_running_before_its_end(graph: Graph, monkeypatch: pytest.MonkeyPatch,
+                                                           records: int, wait: float) -> None:
+    # A read still going after the wait (slow), or one that has sent a full chunk (large, with a
+    # wait it never reaches), says `running` in the graph while it reads, as a crash must find it.
+    install_schema(graph)
+    monkeypatch.setattr(graphinv.collect, "START_WAIT_SECONDS", wait)
+    release = threading.Event()
+    task = _task("r1", records)
+    task = dataclasses.replace(task, fetch=lambda: _blocked_read(_instances("r1", records), release))
+    statuses: list[str] = []
+    done: list[CollectionSummary] = []
+    runner = threading.Thread(target=lambda: done.append(run_tasks(
+        Ingest(graph), [task], concurrency=1, progress=lambda _s, status, _n: statuses.append(status))))
+    runner.start()
+    try:
+        wait_for(lambda: _collection_status(graph, task.scope) == "running", 60, "the running mark")
+        assert "running" in statuses and "complete" not in statuses
+    finally:
+        release.set()
+        runner.join(60)
+    assert not done[0].failed and done[0].written == records
+    assert _collection_status(graph, task.scope) == "complete"
 
 
 def test_stop_event_fails_unfinished_scopes_without_sweeping(graph: Graph) -> None:
@@ -112,11 +150,16 @@ class _BrokenGraph:
 
 
 class _BrokenRun:
+    start_pending = True
+
     def __init__(self, scope: Scope) -> None:
         self.run_id = f"broken-{scope.key}"
         self.result = ScopeRunResult(scope=scope, status="running")
 
     def write(self, records: Any) -> int:
+        raise ConnectionResetError("write failed: connection reset")
+
+    def begin(self) -> None:
         raise ConnectionResetError("write failed: connection reset")
 
     def fail(self, error: Any) -> ScopeRunResult:
@@ -130,7 +173,7 @@ class _BrokenIngest:
 
     graph = _BrokenGraph()
 
-    def scope(self, scope: Scope, context: Any = ()) -> _BrokenRun:
+    def scope(self, scope: Scope, context: Any = (), defer_start: bool = False, on_start: Any = None) -> _BrokenRun:
         return _BrokenRun(scope)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -467,6 +468,49 @@ def test_a_scope_starts_and_ends_in_one_transaction_each(ingest: Ingest, graph: 
     # every change is published: i-1..3 appeared, i-2 gone (with its edges)
     assert graph.run_read("MATCH (c:Change) WHERE c.at IS NULL RETURN count(c) AS n") == [{"n": 0}]
     assert graph.run_read("MATCH (c:Change {kind: 'gone'}) RETURN c.node_uid AS uid") == [{"uid": "i-2"}]
+
+
+def test_a_deferred_start_travels_with_the_scopes_first_transaction(graph: Graph) -> None:
+    install_schema(graph)
+    ingest = Ingest(graph, batch_size=3)
+    context = [CloudAccountRecord(uid="aws:111", provider="aws", account_id="111"),
+               RegionRecord(uid="aws:eu-west-1", provider="aws", name="eu-west-1")]
+
+    def collection(scope: Scope) -> list[dict[str, Any]]:
+        return graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.error AS e", {"k": scope.key})
+
+    # A small read: nothing in the graph until its end, then start and end in one commit.
+    started: list[str] = []
+    before = graph.write_transactions
+    run = ingest.scope(INSTANCES, context, defer_start=True, on_start=lambda: started.append("i"))
+    run.write([inst("i-1"), inst("i-2")])
+    assert run.start_pending and graph.write_transactions == before and collection(INSTANCES) == []
+    assert graph.run_read("MATCH (a:CloudAccount) RETURN count(a) AS n") == [{"n": 0}]
+    run.complete()
+    assert graph.write_transactions - before == 1 and started == ["i"] and not run.start_pending
+    assert collection(INSTANCES) == [{"s": "complete", "e": None}]
+    assert graph.run_read("MATCH (:CloudAccount {uid: 'aws:111'})-[:OWNS]->(i:Instance) RETURN count(i) AS n"
+                          ) == [{"n": 2}]
+    # A large read: its first full batch carries the start, so the Collection says `running` while
+    # the read goes on; `begin` after that changes nothing.
+    before = graph.write_transactions
+    run = ingest.scope(INSTANCES, context, defer_start=True)
+    run.write([inst(f"i-{n}") for n in range(1, 5)])  # a batch of 3 sent, 1 buffered
+    assert graph.write_transactions - before == 1 and not run.start_pending
+    assert collection(INSTANCES) == [{"s": "running", "e": None}]
+    run.begin()
+    assert graph.write_transactions - before == 1
+    run.complete()
+    # `begin` records a waiting start on its own; a failure before any write is one commit with it.
+    run = ingest.scope(DISKS, defer_start=True)
+    run.begin()
+    assert collection(DISKS) == [{"s": "running", "e": None}]
+    run.complete()
+    before = graph.write_transactions
+    run = ingest.scope(DISKS, defer_start=True)
+    run.fail(PermissionError("UnauthorizedOperation"))
+    assert graph.write_transactions - before == 1
+    assert collection(DISKS) == [{"s": "failed", "e": "PermissionError: UnauthorizedOperation"}]
 
 
 def test_a_lost_connection_at_the_scope_end_is_retried_whole(graph: Graph,

@@ -10,12 +10,12 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from neo4j import ManagedTransaction
 
@@ -38,6 +38,8 @@ from graphinv.ingest.cypher import (
 from graphinv.redact import redact
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Transact = Callable[[Callable[[ManagedTransaction], Any]], Any]
 
 # Rows per UNWIND batch. Chosen from bench/ingest.py on the 2-core reference machine (see README):
 # throughput is flat from 2k to 10k rows and transaction memory stays far below the 1 GiB cap.
@@ -171,8 +173,11 @@ class _Batch:
 class BatchWriter:
     """Buffers records per label and writes each full buffer as one UNWIND statement."""
 
-    def __init__(self, ingest: Ingest, scope_key: str, source: str, run_id: str, now: datetime) -> None:
+    def __init__(self, ingest: Ingest, scope_key: str, source: str, run_id: str, now: datetime,
+                 transact: Transact | None = None) -> None:
         self.ingest = ingest
+        # How a batch gets its transaction: a scope run's own (it may carry the scope's start along).
+        self.transact: Transact = transact or ingest.graph.write
         self.params = {"now": now, "source": source, "scope": scope_key, "run_id": run_id}
         self.written: dict[str, int] = {}
         self._buffers: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
@@ -211,7 +216,7 @@ class BatchWriter:
     def send(self, batches: list[_Batch]) -> None:
         """`batches` in one transaction of their own."""
         # every row is written: whole, or only refreshed where the node already holds it
-        self.ingest.graph.write(lambda tx: _send(tx, batches))
+        self.transact(lambda tx: _send(tx, batches))
         self.sent(batches)
 
     def _flush(self, label: str, extra: str | None) -> None:
@@ -245,18 +250,37 @@ class ScopeRun:
     (the last batches, the stale checks, publishing its changes and the Collection's `complete`).
     Full batches in between are a transaction each, and a transaction never carries more than one
     batch's worth of rows (`Ingest.batch_size`), so its memory stays bounded. A failure is recorded
-    on its own, after the rest, so a transaction that failed cannot take that record with it."""
+    on its own, after the rest, so a transaction that failed cannot take that record with it.
 
-    def __init__(self, ingest: Ingest, scope: Scope, context: Iterable[Record] = ()) -> None:
+    `defer_start`: the start waits for the scope's first transaction (a full batch, the end or the
+    failure) or for `begin()`, so a small scope read in one go is ONE transaction. Until then the
+    graph holds nothing of this run, not even `running`: the caller decides how long a read may go
+    unmarked (graphinv.collect begins a start that waited a second). `on_start` is called once the
+    start is committed."""
+
+    def __init__(self, ingest: Ingest, scope: Scope, context: Iterable[Record] = (), defer_start: bool = False,
+                 on_start: Callable[[], None] | None = None) -> None:
         self.graph = ingest.graph
         self.scope = scope
         self.run_id = uuid.uuid4().hex
         self.started = _now()
-        self.writer = BatchWriter(ingest, scope.key, scope.source, self.run_id, self.started)
+        self.writer = BatchWriter(ingest, scope.key, scope.source, self.run_id, self.started, self._transact)
         self.result = ScopeRunResult(scope=scope, status="running", written=self.writer.written)
         self._closed = False
         self._unsent: list[_Batch] = []
-        self._record_start(context)
+        self._start: _Start | None = self._prepare_start(context, on_start)
+        if not defer_start:
+            self.begin()
+
+    @property
+    def start_pending(self) -> bool:
+        """The start waits for the scope's first transaction: the graph holds nothing of this run yet."""
+        return self._start is not None
+
+    def begin(self) -> None:
+        """Record the start now (the Collection says `running`), if it still waits."""
+        if self._start is not None:
+            self._transact(lambda tx: None)
 
     def write(self, records: Iterable[Record]) -> int:
         return self.writer.write(records)
@@ -282,7 +306,7 @@ class ScopeRun:
             _send(tx, batches)
             return self._finished(tx.run(finish, {**params, "finished": _now()}).single(strict=True))
 
-        stale, promoted = self.graph.write(last)
+        stale, promoted = self._transact(last)
         self.writer.sent(batches)
         self._unsent = []
         for label in self.scope.labels:
@@ -330,8 +354,8 @@ class ScopeRun:
             log.warning("scope %s: could not write buffered records after failure: %s", self.scope, exc)
         self.result.status = "failed"
         self.result.error = message
-        self.graph.run_write(_END_QUERY, self._end_params("failed", self.result.total_written,
-                                                          self.result.total_swept, message))
+        params = self._end_params("failed", self.result.total_written, self.result.total_swept, message)
+        self._transact(lambda tx: tx.run(_END_QUERY, params).consume())
         self._closed = True
         return self.result
 
@@ -348,20 +372,30 @@ class ScopeRun:
             self.fail(exc)
 
     # -- the Collection node ----------------------------------------------------------------
-    def _record_start(self, context: Iterable[Record]) -> None:
+    def _prepare_start(self, context: Iterable[Record], on_start: Callable[[], None] | None) -> _Start:
         """The Collection says `running`, in one transaction with the records that frame the scope
         (never swept by it: they have a scope of their own)."""
         framing = context_writer(self.writer.ingest, self.scope, self.started)
         framing.write(context)  # a context larger than a batch sends its full batches on their own
-        batches = framing.take()
-        params = {**self._scope_params(), "owner": OWNER}
+        return _Start(framing, framing.take(), {**self._scope_params(), "owner": OWNER}, on_start)
 
-        def start(tx: ManagedTransaction) -> None:
-            _send(tx, batches)
-            tx.run(_START_QUERY, params).consume()
+    def _transact(self, work: Callable[[ManagedTransaction], T]) -> T:
+        """`work` in a write transaction that first records the start, while it waits."""
+        start = self._start
+        if start is None:
+            return self.graph.write(work)
 
-        self.graph.write(start)
-        framing.sent(batches)
+        def started(tx: ManagedTransaction) -> T:
+            _send(tx, start.batches)
+            tx.run(_START_QUERY, start.params).consume()
+            return work(tx)
+
+        result = self.graph.write(started)
+        self._start = None
+        start.framing.sent(start.batches)
+        if start.on_start is not None:
+            start.on_start()
+        return result
 
     def _end_params(self, status: str, written: int, swept: int, error: str | None) -> dict[str, Any]:
         return {**self._scope_params(), "finished": _now(), "status": status, "written": written,
@@ -371,6 +405,16 @@ class ScopeRun:
         s = self.scope
         return {"key": s.key, "source": s.source, "kind": s.kind, "account": s.account,
                 "region": s.region, "now": self.started, "run_id": self.run_id}
+
+
+@dataclass
+class _Start:
+    """A scope's start, ready to send: its framing records' batches and the Collection's `running`."""
+
+    framing: BatchWriter
+    batches: list[_Batch]
+    params: dict[str, Any]
+    on_start: Callable[[], None] | None
 
 
 _START_QUERY = """
@@ -402,10 +446,11 @@ class Ingest:
         self.capture_changes = capture_changes  # record what changed (graphinv/ingest/changes.py)
         self.round_trips = 0  # upsert statements sent; tests and benchmarks read it
 
-    def scope(self, scope: Scope, context: Iterable[Record] = ()) -> ScopeRun:
+    def scope(self, scope: Scope, context: Iterable[Record] = (), defer_start: bool = False,
+              on_start: Callable[[], None] | None = None) -> ScopeRun:
         """Start a read of `scope`; `context`: records that frame it (see `write_context`), written in
-        the same transaction as the start."""
-        return ScopeRun(self, scope, context)
+        the same transaction as the start. `defer_start`, `on_start`: see ScopeRun."""
+        return ScopeRun(self, scope, context, defer_start, on_start)
 
     def write_context(self, scope: Scope, records: Iterable[Record]) -> None:
         """Upsert records that frame a scope (its account and region); no scope ever sweeps them."""
