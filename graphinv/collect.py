@@ -89,11 +89,14 @@ Progress = Callable[[Scope, str, int], None]
 
 
 def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
-              progress: Progress | None = None, stop: threading.Event | None = None) -> CollectionSummary:
+              progress: Progress | None = None, stop: threading.Event | None = None,
+              start_wait: float | None = None) -> CollectionSummary:
     """Read every task's scope and write it; returns one result per task, always, and never hangs.
 
     `stop` (e.g. set on SIGTERM) makes readers give up at the next record: their scopes are marked
     failed, which sweeps nothing, so no scope is ever left half-swept or wrongly emptied.
+    `start_wait`: how long a scope's start may wait for its first transaction (default
+    START_WAIT_SECONDS; 0: every start is its own transaction, the scope is `running` at once).
     """
     stop = stop or threading.Event()
     abort = threading.Event()  # the writer is gone: readers leave without sending anything more
@@ -137,7 +140,7 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
     runs: dict[int, ScopeRun] = {}
     counts: dict[int, int] = {}
     results: dict[int, ScopeRunResult] = {}
-    waiting = _WaitingStarts()
+    waiting = _WaitingStarts(START_WAIT_SECONDS if start_wait is None else start_wait)
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="collect")
     try:
         futures = [pool.submit(read, task) for task in tasks]
@@ -204,7 +207,8 @@ class _Framing:
 class _WaitingStarts:
     """The scope runs whose start waits for their first transaction, oldest first (see the module)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
         self._since: dict[int, tuple[ScopeRun, float]] = {}
 
     def add(self, key: int, run: ScopeRun) -> None:
@@ -217,8 +221,8 @@ class _WaitingStarts:
             entry[0].begin()
 
     def begin_overdue(self) -> None:
-        """Record the starts that have waited START_WAIT_SECONDS; forget those recorded meanwhile."""
-        due = time.monotonic() - START_WAIT_SECONDS
+        """Record the starts that have waited long enough; forget those recorded meanwhile."""
+        due = time.monotonic() - self.wait
         for key, (run, since) in list(self._since.items()):
             if not run.start_pending:
                 del self._since[key]

@@ -110,7 +110,10 @@ class ScopeExecutor:
                     self.queue.record_result(cycle, scope.key, result_payload(result))
                     return
             if task is not None:
-                summary = run_tasks(Ingest(self.graph), [self._guarded(task, lock)], concurrency=1, stop=stop)
+                # start_wait=0: the Collection says `running` (and whose) from the start, as operators
+                # of many workers expect when they look for who holds which scope.
+                summary = run_tasks(Ingest(self.graph), [self._guarded(task, lock)], concurrency=1, stop=stop,
+                                    start_wait=0)
                 result, aborted = summary.results[0], summary.aborted
         finally:
             with self._lock:
