@@ -555,6 +555,27 @@ def test_a_lost_connection_in_a_one_statement_transaction_is_retried(graph: Grap
                               ) == [{"s": "complete"}]
 
 
+def test_a_write_transaction_sends_its_begin_with_its_first_statement(neo4j_connection: Neo4jConnection) -> None:
+    # graphinv.db pipelines a write transaction's BEGIN with its first statement (through a switch the
+    # driver does not make public): one statement and its commit are two flights from the client,
+    # where a read, begun the usual way, takes three. A driver release without the switch makes every
+    # write wait for one more round trip; this test then says so.
+    proxy = CuttingProxy(int(neo4j_connection.uri.rsplit(":", 1)[1]), cut_on=b"never cut", cuts=0)
+    try:
+        with Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{proxy.port}")) as through_proxy:
+            through_proxy.run_write("RETURN 1 AS one")  # the connection's own greeting, once
+            through_proxy.run_read("RETURN 1 AS one")
+            flights: dict[str, float] = {}
+            for kind, transaction in (("write", through_proxy.run_write), ("read", through_proxy.run_read)):
+                before = proxy.client_chunks
+                for _ in range(5):
+                    assert transaction("RETURN 1 AS one") == [{"one": 1}]
+                flights[kind] = (proxy.client_chunks - before) / 5
+    finally:
+        proxy.close()
+    assert flights == {"write": 2, "read": 3}
+
+
 def test_a_scope_end_that_keeps_failing_sweeps_nothing_and_keeps_the_rows_read(
         graph: Graph, neo4j_connection: Neo4jConnection) -> None:
     install_schema(graph)

@@ -17,6 +17,9 @@ class CuttingProxy:
         self.cut_on = cut_on
         self.cuts_left = cuts
         self.cuts_done = 0
+        # What the client sent, as the proxy received it: a client that waits for an answer before it
+        # sends again arrives as one chunk per flight, so this counts its round trips.
+        self.client_chunks = 0
         self._lock = threading.Lock()
         self._listener = socket.socket()
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -38,6 +41,7 @@ class CuttingProxy:
 
     def _should_cut(self, data: bytes) -> bool:
         with self._lock:
+            self.client_chunks += 1
             if self.cuts_left > 0 and self.cut_on in data:
                 self.cuts_left -= 1
                 self.cuts_done += 1
