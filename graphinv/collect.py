@@ -241,13 +241,13 @@ def _handle(ingest: Ingest, msg: _Message, runs: dict[int, ScopeRun], counts: di
         context = framing.new(msg.task.context)
         scope = msg.task.scope
 
-        def started() -> None:
+        def marked_running() -> None:  # the Collection says `running` now: the read goes on
             if progress:
                 progress(scope, "running", counts.get(key, 0))
 
         # The framing records go with the start. Another scope's upserts may commit before them: the
         # edges to an account or region are made from whichever end is written last.
-        run = ingest.scope(scope, context, defer_start=True, on_start=started)
+        run = ingest.scope(scope, context, defer_start=True, on_running=marked_running)
         framing.written(context)
         runs[key] = run
         waiting.add(key, run)

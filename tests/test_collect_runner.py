@@ -173,7 +173,7 @@ class _BrokenIngest:
 
     graph = _BrokenGraph()
 
-    def scope(self, scope: Scope, context: Any = (), defer_start: bool = False, on_start: Any = None) -> _BrokenRun:
+    def scope(self, scope: Scope, context: Any = (), defer_start: bool = False, on_running: Any = None) -> _BrokenRun:
         return _BrokenRun(scope)
 
 

@@ -479,24 +479,25 @@ def test_a_deferred_start_travels_with_the_scopes_first_transaction(graph: Graph
     def collection(scope: Scope) -> list[dict[str, Any]]:
         return graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.error AS e", {"k": scope.key})
 
-    # A small read: nothing in the graph until its end, then start and end in one commit.
-    started: list[str] = []
+    # A small read: nothing in the graph until its end, then start and end in one commit (the
+    # Collection never said `running`: nobody is told it does).
+    running: list[str] = []
     before = graph.write_transactions
-    run = ingest.scope(INSTANCES, context, defer_start=True, on_start=lambda: started.append("i"))
+    run = ingest.scope(INSTANCES, context, defer_start=True, on_running=lambda: running.append("small"))
     run.write([inst("i-1"), inst("i-2")])
     assert run.start_pending and graph.write_transactions == before and collection(INSTANCES) == []
     assert graph.run_read("MATCH (a:CloudAccount) RETURN count(a) AS n") == [{"n": 0}]
     run.complete()
-    assert graph.write_transactions - before == 1 and started == ["i"] and not run.start_pending
+    assert graph.write_transactions - before == 1 and running == [] and not run.start_pending
     assert collection(INSTANCES) == [{"s": "complete", "e": None}]
     assert graph.run_read("MATCH (:CloudAccount {uid: 'aws:111'})-[:OWNS]->(i:Instance) RETURN count(i) AS n"
                           ) == [{"n": 2}]
     # A large read: its first full batch carries the start, so the Collection says `running` while
     # the read goes on; `begin` after that changes nothing.
     before = graph.write_transactions
-    run = ingest.scope(INSTANCES, context, defer_start=True)
+    run = ingest.scope(INSTANCES, context, defer_start=True, on_running=lambda: running.append("large"))
     run.write([inst(f"i-{n}") for n in range(1, 5)])  # a batch of 3 sent, 1 buffered
-    assert graph.write_transactions - before == 1 and not run.start_pending
+    assert graph.write_transactions - before == 1 and not run.start_pending and running == ["large"]
     assert collection(INSTANCES) == [{"s": "running", "e": None}]
     run.begin()
     assert graph.write_transactions - before == 1

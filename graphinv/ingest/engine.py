@@ -255,11 +255,12 @@ class ScopeRun:
     `defer_start`: the start waits for the scope's first transaction (a full batch, the end or the
     failure) or for `begin()`, so a small scope read in one go is ONE transaction. Until then the
     graph holds nothing of this run, not even `running`: the caller decides how long a read may go
-    unmarked (graphinv.collect begins a start that waited a second). `on_start` is called once the
-    start is committed."""
+    unmarked (graphinv.collect begins a start that waited a second). `on_running` is called when the
+    start is committed by a transaction that leaves the Collection `running`: not when it goes with
+    the scope's end, where the Collection never says `running` to anyone."""
 
     def __init__(self, ingest: Ingest, scope: Scope, context: Iterable[Record] = (), defer_start: bool = False,
-                 on_start: Callable[[], None] | None = None) -> None:
+                 on_running: Callable[[], None] | None = None) -> None:
         self.graph = ingest.graph
         self.scope = scope
         self.run_id = uuid.uuid4().hex
@@ -268,7 +269,7 @@ class ScopeRun:
         self.result = ScopeRunResult(scope=scope, status="running", written=self.writer.written)
         self._closed = False
         self._unsent: list[_Batch] = []
-        self._start: _Start | None = self._prepare_start(context, on_start)
+        self._start: _Start | None = self._prepare_start(context, on_running)
         if not defer_start:
             self.begin()
 
@@ -306,7 +307,7 @@ class ScopeRun:
             _send(tx, batches)
             return self._finished(tx.run(finish, {**params, "finished": _now()}).single(strict=True))
 
-        stale, promoted = self._transact(last)
+        stale, promoted = self._transact(last, ending=True)
         self.writer.sent(batches)
         self._unsent = []
         for label in self.scope.labels:
@@ -355,7 +356,7 @@ class ScopeRun:
         self.result.status = "failed"
         self.result.error = message
         params = self._end_params("failed", self.result.total_written, self.result.total_swept, message)
-        self._transact(lambda tx: tx.run(_END_QUERY, params).consume())
+        self._transact(lambda tx: tx.run(_END_QUERY, params).consume(), ending=True)
         self._closed = True
         return self.result
 
@@ -372,15 +373,16 @@ class ScopeRun:
             self.fail(exc)
 
     # -- the Collection node ----------------------------------------------------------------
-    def _prepare_start(self, context: Iterable[Record], on_start: Callable[[], None] | None) -> _Start:
+    def _prepare_start(self, context: Iterable[Record], on_running: Callable[[], None] | None) -> _Start:
         """The Collection says `running`, in one transaction with the records that frame the scope
         (never swept by it: they have a scope of their own)."""
         framing = context_writer(self.writer.ingest, self.scope, self.started)
         framing.write(context)  # a context larger than a batch sends its full batches on their own
-        return _Start(framing, framing.take(), {**self._scope_params(), "owner": OWNER}, on_start)
+        return _Start(framing, framing.take(), {**self._scope_params(), "owner": OWNER}, on_running)
 
-    def _transact(self, work: Callable[[ManagedTransaction], T]) -> T:
-        """`work` in a write transaction that first records the start, while it waits."""
+    def _transact(self, work: Callable[[ManagedTransaction], T], ending: bool = False) -> T:
+        """`work` in a write transaction that first records the start, while it waits. `ending`: `work`
+        records the scope's end (complete or failed)."""
         start = self._start
         if start is None:
             return self.graph.write(work)
@@ -393,8 +395,8 @@ class ScopeRun:
         result = self.graph.write(started)
         self._start = None
         start.framing.sent(start.batches)
-        if start.on_start is not None:
-            start.on_start()
+        if start.on_running is not None and not ending:
+            start.on_running()
         return result
 
     def _end_params(self, status: str, written: int, swept: int, error: str | None) -> dict[str, Any]:
@@ -414,7 +416,7 @@ class _Start:
     framing: BatchWriter
     batches: list[_Batch]
     params: dict[str, Any]
-    on_start: Callable[[], None] | None
+    on_running: Callable[[], None] | None
 
 
 _START_QUERY = """
@@ -447,10 +449,10 @@ class Ingest:
         self.round_trips = 0  # upsert statements sent; tests and benchmarks read it
 
     def scope(self, scope: Scope, context: Iterable[Record] = (), defer_start: bool = False,
-              on_start: Callable[[], None] | None = None) -> ScopeRun:
+              on_running: Callable[[], None] | None = None) -> ScopeRun:
         """Start a read of `scope`; `context`: records that frame it (see `write_context`), written in
-        the same transaction as the start. `defer_start`, `on_start`: see ScopeRun."""
-        return ScopeRun(self, scope, context, defer_start, on_start)
+        the same transaction as the start. `defer_start`, `on_running`: see ScopeRun."""
+        return ScopeRun(self, scope, context, defer_start, on_running)
 
     def write_context(self, scope: Scope, records: Iterable[Record]) -> None:
         """Upsert records that frame a scope (its account and region); no scope ever sweeps them."""
