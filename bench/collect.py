@@ -21,10 +21,12 @@ before and after.
 By default "before" differs only in `collectors/`, as above; `--end-to-end-rev REV` makes "before" the
 whole code (graphinv, graph_schema, collectors, queries) at REV instead, to measure a change of the write
 path. Each side starts with an empty graph and an empty query cache (planning is part of the cost), and
-when the server runs on this machine its CPU seconds during the side are reported as well.
+when the server runs on this machine its CPU seconds during the side are reported as well, beside the
+collecting process's and the simulator's. `--rounds N` runs the sides N times, alternating, and gives
+the ratio of the medians: on a shared machine one run of each is not enough to tell 5 % apart.
 
     GRAPHINV_BENCH_NEO4J_URI=bolt://127.0.0.1:7687 .venv/bin/python bench/collect.py --scale 5 --no-cpu \
-        --end-to-end --end-to-end-rev HEAD~1
+        --end-to-end --end-to-end-rev HEAD~1 --rounds 2
 """
 
 from __future__ import annotations

@@ -35,8 +35,10 @@ from tests.support.scopes import running
 # a fresh credential and sending it: with 1 s, a credential renewed just in time sometimes arrived
 # expired (once in a full suite run), which is the machine's delay, not a failure to renew.
 LIFETIME = 2
-# Per simulated request, so a scope of a few pages outlives one credential.
-SLOW = 0.4
+# Per simulated request, so a scope of a few pages outlives one credential by the simulator's clock,
+# not by the machine's slowness: the AWS Instance scope makes four requests (2.8 s). At 0.4 s it took
+# 1.95 s on a fast machine, less than one credential's life, and its test could not say anything.
+SLOW = 0.7
 
 
 @pytest.fixture(scope="module")
