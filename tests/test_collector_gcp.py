@@ -25,6 +25,7 @@ from collectors.gcp.clients import GcpConfigError, build_clients, load_credentia
 from collectors.gcp.disks import disk_record
 from collectors.gcp.gardener_marks import cluster_of, is_bastion_name, role_of
 from collectors.gcp.instances import instance_record
+from collectors.gcp.rest import API_VERSION, aggregated_items, global_address_items
 from collectors.gcp.retry import RetryAfter
 from collectors.provider_ids import instance_uid as instance_uid_from_provider_id
 from collectors.records import CloudAccountRecord, DiskRecord, InstanceRecord, IPRecord, Record
@@ -316,6 +317,41 @@ def test_provider_id_forms() -> None:
     assert instance_uid_from_provider_id(written) == uid("europe-west1-b", "vm", project)
     assert instance_uid_from_provider_id("aws:///eu-west-1a/i-1") is None
     assert instance_uid_from_provider_id(f"gce://{project}/zone") is None
+
+
+def test_the_lower_layer_sends_what_the_sdk_clients_send() -> None:
+    # collectors/gcp/rest.py sends the list GETs itself through the client's transport, and names the
+    # API version the installed google-cloud-compute sends (rest.API_VERSION). Page for page, path,
+    # query and headers must equal the client's own: a google-cloud-compute release that changes any
+    # of them (a new API version above all) fails here rather than going unnoticed.
+    seen: list[tuple[str, str, dict[str, list[str]], dict[str, str]]] = []
+
+    def handle(request: Request) -> Response:
+        seen.append((request.method, request.path, request.query, request.headers))
+        token = {} if request.arg("pageToken") else {"nextPageToken": "page-2"}
+        return Response.json({"kind": "compute#list", **token})
+
+    server = SimHTTPServer(handle).start()
+    try:
+        clients = build_clients(load_credentials("anonymous"), server.url)
+        sent: dict[str, list[Any]] = {}
+        for who, read in (
+                ("sdk", lambda: [*clients.instances.aggregated_list(request={"project": "p-1", "max_results": 7}),
+                                 *clients.global_addresses.list(request={"project": "p-1", "max_results": 7})]),
+                ("lower layer", lambda: [*aggregated_items(clients.instances, "p-1", "instances", "VMs", page_size=7),
+                                         *global_address_items(clients.global_addresses, "p-1", "IPs", page_size=7)])):
+            seen.clear()
+            assert read() == []
+            sent[who] = list(seen)
+    finally:
+        server.stop()
+    assert [(path, query.get("pageToken")) for _method, path, query, _headers in sent["sdk"]] == [
+        ("/compute/v1/projects/p-1/aggregated/instances", None),
+        ("/compute/v1/projects/p-1/aggregated/instances", ["page-2"]),
+        ("/compute/v1/projects/p-1/global/addresses", None),
+        ("/compute/v1/projects/p-1/global/addresses", ["page-2"])]
+    assert sent["lower layer"] == sent["sdk"]
+    assert all(headers["x-goog-api-version"] == API_VERSION for *_rest, headers in sent["sdk"])
 
 
 # -- Google's recorded responses, served unchanged ---------------------------------------------
