@@ -9,7 +9,6 @@ from typing import Any, cast
 
 import pytest
 
-import graphinv.collect
 from collectors.records import CloudAccountRecord, InstanceRecord, RegionRecord
 from collectors.scope import Scope, ScopeTask
 from graphinv.collect import CHUNK, CollectionSummary, run_tasks
@@ -105,19 +104,18 @@ def _collection_status(graph: Graph, scope: Scope) -> str | None:
 
 
 @pytest.mark.parametrize("records, wait", [(3, 0.2), (CHUNK, 3600.0)], ids=["slow", "large"])
-def test_a_read_under_way_is_marked_running_before_its_end(graph: Graph, monkeypatch: pytest.MonkeyPatch,
-                                                           records: int, wait: float) -> None:
+def test_a_read_under_way_is_marked_running_before_its_end(graph: Graph, records: int, wait: float) -> None:
     # A read still going after the wait (slow), or one that has sent a full chunk (large, with a
     # wait it never reaches), says `running` in the graph while it reads, as a crash must find it.
     install_schema(graph)
-    monkeypatch.setattr(graphinv.collect, "START_WAIT_SECONDS", wait)
     release = threading.Event()
     task = _task("r1", records)
     task = dataclasses.replace(task, fetch=lambda: _blocked_read(_instances("r1", records), release))
     statuses: list[str] = []
     done: list[CollectionSummary] = []
     runner = threading.Thread(target=lambda: done.append(run_tasks(
-        Ingest(graph), [task], concurrency=1, progress=lambda _s, status, _n: statuses.append(status))))
+        Ingest(graph), [task], concurrency=1, progress=lambda _s, status, _n: statuses.append(status),
+        start_wait=wait)))
     runner.start()
     try:
         wait_for(lambda: _collection_status(graph, task.scope) == "running", 60, "the running mark")
