@@ -281,31 +281,19 @@ def sweep_query(label: str, capture: bool = False) -> str:
     )
 
 
-# A scope read's start: its Collection says `running` for this run ($key, $run_id, $owner, ...). A
-# statement of its own, or the first part of the end of a read that ends in one transaction.
-START_CLAUSE = """MERGE (c:Collection {uid: $key})
-ON CREATE SET c.first_seen = $now
-SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
-    c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
-    c.run_id = $run_id, c.last_seen = $now, c.owner = $owner"""
-
-
 @cache
-def finish_query(labels: tuple[str, ...], capture: bool = False, starts: bool = False) -> str:
+def finish_query(labels: tuple[str, ...], capture: bool = False) -> str:
     """The end of a complete read of a scope holding `labels`, as ONE statement: whether the scope
     holds nodes the run did not see (per label, `stale_query`'s selection); when none, the first
     $limit of the scope's pending changes published (`capture`; changes.publish_clause); when none is
     left to publish, the Collection recorded complete. Returns `stale` (a count per label, 0 or 1)
     and `promoted`; the Collection was recorded when no count is 1 and `promoted` < $limit.
     Needs $scope, $run_id, $limit, $at and the Collection's $key, $now, $finished, $written, $swept.
-    `starts`: the statement first records the scope's start (START_CLAUSE, needs its parameters too),
-    for a read whose start has waited for its end: one round trip less for most scopes.
 
     One statement, not one per part: Neo4j runs each part in well under a millisecond, while every
     statement costs the writer a round trip, and a collection ends hundreds of scopes."""
-    start = ["CALL () {\n" + "".join(f"  {line}\n" for line in START_CLAUSE.splitlines()) + "}"] if starts else []
-    parts = [*start, *(f"CALL () {{\n  MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
-                       f"  WITH n LIMIT 1\n  RETURN count(n) AS stale{i}\n}}" for i, label in enumerate(labels))]
+    parts = [f"CALL () {{\n  MATCH (n:{_q(label)} {{scope: $scope}}) WHERE n.run_id <> $run_id\n"
+             f"  WITH n LIMIT 1\n  RETURN count(n) AS stale{i}\n}}" for i, label in enumerate(labels)]
     parts.append("WITH [" + ", ".join(f"stale{i}" for i in range(len(labels))) + "] AS stale")
     if capture:
         publish = "".join("  " + line + "\n" for line in changes.publish_clause().splitlines())

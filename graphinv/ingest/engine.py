@@ -30,7 +30,6 @@ from graphinv.ingest import changes
 from graphinv.ingest.changes import PROMOTE_CHUNK, remembered
 from graphinv.ingest.cypher import (
     KEEP_PLAN,
-    START_CLAUSE,
     finish_query,
     release_claims_clause,
     sweep_query,
@@ -300,18 +299,15 @@ class ScopeRun:
             self.writer.send([largest])
             batches.remove(largest)
         written = self.result.total_written + sum(batch.rows for batch in batches)
-        starts = self.start_pending  # then the end's statement records the start first
-        capture = self.writer.ingest.capture_changes
-        finish = finish_query(self.scope.labels, capture)
+        finish = finish_query(self.scope.labels, self.writer.ingest.capture_changes)
         params = {**self._scope_params(), "scope": self.scope.key, "at": _now(), "limit": PROMOTE_CHUNK,
-                  "written": written, "swept": 0, "owner": OWNER}
+                  "written": written, "swept": 0}
 
         def last(tx: ManagedTransaction) -> tuple[list[str], int]:
             _send(tx, batches)
-            end = finish_query(self.scope.labels, capture, starts)
-            return self._finished(tx.run(end, {**params, "finished": _now()}).single(strict=True))
+            return self._finished(tx.run(finish, {**params, "finished": _now()}).single(strict=True))
 
-        stale, promoted = self._transact(last, ending=True, folded=starts)
+        stale, promoted = self._transact(last, ending=True)
         self.writer.sent(batches)
         self._unsent = []
         for label in self.scope.labels:
@@ -384,18 +380,16 @@ class ScopeRun:
         framing.write(context)  # a context larger than a batch sends its full batches on their own
         return _Start(framing, framing.take(), {**self._scope_params(), "owner": OWNER}, on_running)
 
-    def _transact(self, work: Callable[[ManagedTransaction], T], ending: bool = False, folded: bool = False) -> T:
+    def _transact(self, work: Callable[[ManagedTransaction], T], ending: bool = False) -> T:
         """`work` in a write transaction that first records the start, while it waits. `ending`: `work`
-        records the scope's end (complete or failed). `folded`: `work` records the start itself (in
-        the statement of the end: one round trip less); only the framing records are sent first."""
+        records the scope's end (complete or failed)."""
         start = self._start
         if start is None:
             return self.graph.write(work)
 
         def started(tx: ManagedTransaction) -> T:
             _send(tx, start.batches)
-            if not folded:
-                tx.run(_START_QUERY, start.params).consume()
+            tx.run(_START_QUERY, start.params).consume()
             return work(tx)
 
         result = self.graph.write(started)
@@ -425,7 +419,13 @@ class _Start:
     on_running: Callable[[], None] | None
 
 
-_START_QUERY = START_CLAUSE
+_START_QUERY = """
+MERGE (c:Collection {uid: $key})
+ON CREATE SET c.first_seen = $now
+SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
+    c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
+    c.run_id = $run_id, c.last_seen = $now, c.owner = $owner
+"""
 
 _END_QUERY = """
 MATCH (c:Collection {uid: $key})
