@@ -22,6 +22,7 @@ from graph_schema.registry import NODE_CLASSES, links_into, links_of
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, install_schema
+from graphinv.ingest.engine import OWNER
 from tests.support.tcp_proxy import CuttingProxy
 
 INSTANCES = Scope("aws", "111", "eu-west-1", "Instance")
@@ -490,6 +491,10 @@ def test_a_deferred_start_travels_with_the_scopes_first_transaction(graph: Graph
     run.complete()
     assert graph.write_transactions - before == 1 and running == [] and not run.start_pending
     assert collection(INSTANCES) == [{"s": "complete", "e": None}]
+    # the start went with the end: the Collection holds all a start records
+    assert graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.owner AS owner, c.run_id AS run, "
+                          "c.started = c.last_complete_started AS same_start, c.kind AS kind", {"k": INSTANCES.key}
+                          ) == [{"owner": OWNER, "run": run.run_id, "same_start": True, "kind": "Instance"}]
     assert graph.run_read("MATCH (:CloudAccount {uid: 'aws:111'})-[:OWNS]->(i:Instance) RETURN count(i) AS n"
                           ) == [{"n": 2}]
     # A large read: its first full batch carries the start, so the Collection says `running` while
