@@ -41,7 +41,6 @@ class CuttingProxy:
 
     def _should_cut(self, data: bytes) -> bool:
         with self._lock:
-            self.client_chunks += 1
             if self.cuts_left > 0 and self.cut_on in data:
                 self.cuts_left -= 1
                 self.cuts_done += 1
@@ -54,8 +53,11 @@ class CuttingProxy:
                 data = src.recv(65536)
                 if not data:
                     break
-                if inspect and self._should_cut(data):
-                    break
+                if inspect:
+                    with self._lock:
+                        self.client_chunks += 1
+                    if self._should_cut(data):
+                        break
                 dst.sendall(data)
         except OSError:
             pass
