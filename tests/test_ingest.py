@@ -268,7 +268,7 @@ def test_unknown_record_fields_are_refused(ingest: Ingest) -> None:
 def test_lost_connection_mid_batch_is_retried_whole(graph: Graph, neo4j_connection: Neo4jConnection) -> None:
     install_schema(graph)
     port = int(neo4j_connection.uri.rsplit(":", 1)[1])
-    proxy = CuttingProxy(port, cut_on=b"UNWIND $rows", cuts=1)
+    proxy = CuttingProxy(port, cut_on=b"UNWIND $batch.rows", cuts=1)
     try:
         with Graph(Neo4jConnection(uri=f"bolt://127.0.0.1:{proxy.port}")) as flaky:
             ingest = Ingest(flaky, batch_size=50)

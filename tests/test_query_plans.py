@@ -75,7 +75,7 @@ def test_write_statements_keep_a_plan_made_on_an_empty_graph_that_scans_nothing(
 
     install_schema(graph)
     assert graph.run_read("MATCH (n) RETURN count(n) AS c")[0]["c"] == 0
-    params: dict[str, object] = {"rows": [], "extra_labels": [], "now": None, "source": "s", "scope": "s",
+    params: dict[str, object] = {"batch": {"rows": [], "extra_labels": []}, "now": None, "source": "s", "scope": "s",
                                  "run_id": "r", "limit": 1, "at": None, "key": "s", "finished": None,
                                  "written": 0, "swept": 0}
     checked = 0
@@ -99,3 +99,32 @@ def test_write_statements_keep_a_plan_made_on_an_empty_graph_that_scans_nothing(
                 assert refresh and all(f"same:{label}(uid)" in d for d in refresh), f"{label} {what}: {refresh}"
             checked += 1
     assert checked >= 7 * len(NODE_CLASSES)
+
+
+def test_one_plan_serves_upserts_of_every_batch_size(graph: Graph) -> None:
+    """Neo4j caches a plan per statement text and per list parameter size, rounded to a power of
+    ten, so batches of 1, 7, 60 and 700 rows sent as a list parameter were four plans of the same
+    upsert, each as costly as the first. The engine sends a batch inside one map parameter
+    (graphinv/ingest/cypher.py, upsert_query): the server's plan cache then holds as many entries
+    after scopes of every size as after one scope of a single row."""
+    from collectors.records import DiskRecord
+    from collectors.scope import Scope
+    from graphinv.ingest import Ingest
+
+    install_schema(graph)
+    ingest = Ingest(graph, batch_size=1000)
+
+    def cached_plans(sizes: list[int]) -> int:
+        graph.run_write("CALL db.clearQueryCaches()")
+        for n, size in enumerate(sizes):
+            with ingest.scope(Scope("aws", "111", f"region-{n}", "Disk")) as run:
+                run.write(DiskRecord(uid=f"vol-{n}-{i}", provider="aws", account_id="111", region=f"region-{n}",
+                                     size_gb=10, attached=False) for i in range(size))
+        message = str(graph.run_write("CALL db.clearQueryCaches()")[0]["value"])
+        # "Query caches successfully cleared of N queries." (or "... already empty.")
+        return int(message.split(" of ")[1].split()[0]) if " of " in message else 0
+
+    one = cached_plans([1])
+    assert one >= 3, "the start, upsert and finish statements of a scope are cached"
+    assert cached_plans([1, 7, 60, 700]) == one
+    assert graph.run_read("MATCH (d:Disk) RETURN count(d) AS c")[0]["c"] == 768

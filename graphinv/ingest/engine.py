@@ -167,7 +167,7 @@ class _Batch:
 
     @property
     def rows(self) -> int:
-        return len(self.params["rows"])
+        return len(self.params["batch"]["rows"])
 
 
 class BatchWriter:
@@ -200,7 +200,7 @@ class BatchWriter:
             return None
         self._buffers[(label, extra)] = []
         query = upsert_query(label, self.ingest.capture_changes and remembered(label) is not None)
-        return _Batch(label, query, {"rows": rows, "extra_labels": [extra] if extra else [], **self.params})
+        return _Batch(label, query, {"batch": {"rows": rows, "extra_labels": [extra] if extra else []}, **self.params})
 
     def take(self) -> list[_Batch]:
         """Everything buffered, as statements the caller sends in a transaction of its own choosing
