@@ -23,6 +23,9 @@ class Collection(GraphNode):
     swept = IntegerProperty()
     error = StringProperty()
     owner = StringProperty()  # host:pid of the process reading it; lets a later run fail a dead one's scope
+    # when its reader last said it was still reading: a `running` scope silent too long is taken for
+    # abandoned (graphinv.collect.LEASE_SECONDS)
+    heartbeat = DateTimeNeo4jFormatProperty()
     watched = BooleanProperty()  # a live watch serves the scope right now (graphinv/watch); null: never watched
 
 

@@ -13,6 +13,12 @@ so a read that is slow, large, or interrupted by a crash is visible and recovere
 that ends within the wait has written nothing before its single transaction, so there is nothing
 of it to recover.
 
+A read that is `running` says so again every HEARTBEAT_SECONDS (the Collection's `heartbeat`,
+written by the writer between chunks). Any run, on any host, records failed a `running` scope
+silent for LEASE_SECONDS: a collector pod killed mid-read never comes back under the same host name,
+so the host's own check (is the reading process still alive?) would never find it. A live read
+wrongly taken for dead loses nothing: its end still records it complete, and only it sweeps.
+
 When the writer itself breaks (Neo4j gone, or a failure that cannot even be recorded), nothing
 more is sent to the graph in this run: readers see the abort at their next record and leave
 without waiting on the queue, every unfinished scope is reported failed in the summary, nothing
@@ -28,10 +34,10 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from neo4j.exceptions import DriverError, ServiceUnavailable, SessionExpired
 
@@ -47,6 +53,8 @@ CHUNK = 1000  # records per hand-over from a reader to the writer
 QUEUE_CHUNKS = 32  # chunks waiting at most: bounds memory to about QUEUE_CHUNKS * CHUNK records
 POLL_SECONDS = 0.2  # how often a reader waiting on a full queue, or the writer on an empty one, looks up
 START_WAIT_SECONDS = 1.0  # how long a scope's start may wait for the scope's first transaction
+HEARTBEAT_SECONDS = 60.0  # how often the writer says its `running` scopes are still being read
+LEASE_SECONDS = 600.0  # a `running` scope silent this long is taken for abandoned (10 missed beats)
 
 _inflight_lock = threading.Lock()
 _inflight: set[str] = set()  # run ids of scopes this process is writing right now
@@ -90,13 +98,14 @@ Progress = Callable[[Scope, str, int], None]
 
 def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
               progress: Progress | None = None, stop: threading.Event | None = None,
-              start_wait: float | None = None) -> CollectionSummary:
+              start_wait: float | None = None, heartbeat: float = HEARTBEAT_SECONDS) -> CollectionSummary:
     """Read every task's scope and write it; returns one result per task, always, and never hangs.
 
     `stop` (e.g. set on SIGTERM) makes readers give up at the next record: their scopes are marked
     failed, which sweeps nothing, so no scope is ever left half-swept or wrongly emptied.
     `start_wait`: how long a scope's start may wait for its first transaction (default
     START_WAIT_SECONDS; 0: every start is its own transaction, the scope is `running` at once).
+    `heartbeat`: seconds between the writer's "still reading" marks on `running` scopes.
     """
     stop = stop or threading.Event()
     abort = threading.Event()  # the writer is gone: readers leave without sending anything more
@@ -141,6 +150,7 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
     counts: dict[int, int] = {}
     results: dict[int, ScopeRunResult] = {}
     waiting = _WaitingStarts(START_WAIT_SECONDS if start_wait is None else start_wait)
+    beat = _Heartbeat(ingest.graph, heartbeat)
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="collect")
     try:
         futures = [pool.submit(read, task) for task in tasks]
@@ -161,6 +171,7 @@ def run_tasks(ingest: Ingest, tasks: Sequence[ScopeTask], concurrency: int = 8,
                     if id(msg.task) not in results:
                         result = _handle(ingest, msg, runs, counts, progress, stop, framing, waiting)
                 waiting.begin_overdue()
+                beat.beat_if_due(run for key, run in runs.items() if key not in results)
             except _WriterBroken as exc:
                 summary.aborted = str(exc)
                 break
@@ -202,6 +213,36 @@ class _Framing:
 
     def written(self, records: Sequence[Record]) -> None:
         self._written.update(((r.label, r.uid), r) for r in records)
+
+
+HEARTBEAT_QUERY = """
+UNWIND $beat.runs AS run
+MATCH (c:Collection {uid: run.key}) WHERE c.run_id = run.run_id AND c.status = 'running'
+SET c.heartbeat = $now
+"""
+
+
+class _Heartbeat:
+    """The writer's "still reading" mark on the `running` scopes of this run (see the module)."""
+
+    def __init__(self, graph: Graph, every: float) -> None:
+        self.graph = graph
+        self.every = every
+        self._last = time.monotonic()
+
+    def beat_if_due(self, runs: Iterable[ScopeRun]) -> None:
+        if time.monotonic() - self._last < self.every:
+            return
+        self._last = time.monotonic()
+        # A start still waiting has nothing in the graph to mark (and the runs list is one map, so
+        # Neo4j plans the statement once whatever its length).
+        marks = [{"key": run.scope.key, "run_id": run.run_id} for run in runs if not run.start_pending]
+        if not marks:
+            return
+        try:
+            self.graph.run_write(HEARTBEAT_QUERY, {"beat": {"runs": marks}, "now": datetime.now(UTC)})
+        except Exception as exc:  # a missed beat costs nothing yet; the next write tells if the graph is gone
+            log.warning("could not mark %d running scope(s) as still being read: %s", len(marks), redact(str(exc)))
 
 
 class _WaitingStarts:
@@ -343,10 +384,12 @@ def _record_unrecorded(ingest: Ingest) -> None:
 
 
 def recover_interrupted(graph: Graph, pending: Sequence[tuple[str, str, str]] = (),
-                        live_run_ids: Sequence[str] = ()) -> int:
-    """Set failed every `running` Collection no live run will finish; returns how many."""
+                        live_run_ids: Sequence[str] = (), lease: float = LEASE_SECONDS) -> int:
+    """Set failed every `running` Collection no live run will finish; returns how many: the failures
+    this process could not record (`pending`), scopes whose reading process on this host is gone,
+    and scopes on any host silent for `lease` seconds."""
     now = datetime.now(UTC)
-    fixed = 0
+    fixed = _fail_silent(graph, now - timedelta(seconds=lease), live_run_ids)
     for key, run_id, error in pending:
         rows = graph.run_write(
             """
@@ -375,6 +418,34 @@ def recover_interrupted(graph: Graph, pending: Sequence[tuple[str, str, str]] = 
         fixed += rows[0]["n"]
     if fixed:
         log.warning("%d scope(s) left running by an interrupted collection recorded as failed", fixed)
+    return fixed
+
+
+_SILENT_QUERY = """
+MATCH (c:Collection) WHERE c.status = 'running' AND coalesce(c.heartbeat, c.started) < $cutoff
+  AND NOT c.run_id IN $live
+RETURN c.uid AS key, c.run_id AS run_id, c.owner AS owner, coalesce(c.heartbeat, c.started) AS last
+"""
+_FAIL_SILENT_QUERY = """
+MATCH (c:Collection {uid: $key})
+WHERE c.run_id = $run_id AND c.status = 'running' AND coalesce(c.heartbeat, c.started) < $cutoff
+SET c.status = 'failed', c.finished = $now, c.error = $error
+RETURN count(c) AS n
+"""
+
+
+def _fail_silent(graph: Graph, cutoff: datetime, live_run_ids: Sequence[str]) -> int:
+    """Record failed the `running` scopes whose reader has not said it is still reading since
+    `cutoff` (a Collection written before graphinv kept `heartbeat`: since its start)."""
+    fixed = 0
+    now = datetime.now(UTC)
+    for row in graph.run_read(_SILENT_QUERY, {"cutoff": cutoff, "live": list(live_run_ids)}):
+        last = row["last"].to_native() if hasattr(row["last"], "to_native") else row["last"]
+        error = (f"interrupted: its reader ({row['owner'] or 'unknown'}) has not said it is still reading "
+                 f"since {last:%Y-%m-%d %H:%M:%S} UTC")
+        # the cutoff again: a beat that came meanwhile keeps the scope running
+        fixed += graph.run_write(_FAIL_SILENT_QUERY, {"key": row["key"], "run_id": row["run_id"], "cutoff": cutoff,
+                                                      "now": now, "error": error})[0]["n"]
     return fixed
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
 
 from collectors.records import CloudAccountRecord, InstanceRecord, RegionRecord
 from collectors.scope import Scope, ScopeTask
-from graphinv.collect import CHUNK, CollectionSummary, run_tasks
+from graphinv.collect import CHUNK, CollectionSummary, recover_interrupted, run_tasks
 from graphinv.config import Neo4jConnection
 from graphinv.db import Graph
 from graphinv.ingest import Ingest, ScopeRunResult, install_schema
+from graphinv.ingest.engine import OWNER
 from graphinv.metrics import Metrics
 from graphinv.ports import free_port
 from graphinv.scheduler.collect_job import CollectJob, JobOutcome
@@ -125,6 +128,64 @@ def test_a_read_under_way_is_marked_running_before_its_end(graph: Graph, records
         runner.join(60)
     assert not done[0].failed and done[0].written == records
     assert _collection_status(graph, task.scope) == "complete"
+
+
+@pytest.mark.parametrize("beats", [True, False], ids=["beating", "silent"])
+def test_a_read_under_way_is_taken_for_abandoned_only_when_it_stops_saying_so(graph: Graph, beats: bool) -> None:
+    # Another run (here: this test, as if on another host) records failed a `running` scope whose
+    # reader has been silent for the lease; a reader that keeps beating is left alone. A live read
+    # taken for abandoned loses nothing: its end still records it complete.
+    install_schema(graph)
+    release = threading.Event()
+    task = _task("r1", 3)
+    task = dataclasses.replace(task, fetch=lambda: _blocked_read(_instances("r1", 3), release))
+    done: list[CollectionSummary] = []
+    runner = threading.Thread(target=lambda: done.append(run_tasks(
+        Ingest(graph), [task], concurrency=1, start_wait=0, heartbeat=0.2 if beats else 3600.0)))
+    runner.start()
+    try:
+        wait_for(lambda: _collection_status(graph, task.scope) == "running", 60, "the running mark")
+        time.sleep(3.0)  # longer than the lease below: only beats keep the scope alive
+        recovered = recover_interrupted(graph, lease=2.0)
+        row = graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.error AS e, "
+                             "c.heartbeat > c.started AS beaten", {"k": task.scope.key})[0]
+        if beats:
+            assert (recovered, row["s"], row["beaten"]) == (0, "running", True)
+        else:
+            assert (recovered, row["s"], row["beaten"]) == (1, "failed", False)
+            assert "has not said it is still reading since" in row["e"] and OWNER in row["e"]
+    finally:
+        release.set()
+        runner.join(60)
+    assert not done[0].failed and done[0].written == 3
+    assert _collection_status(graph, task.scope) == "complete"
+
+
+def test_silent_running_scopes_of_any_host_are_recorded_failed(graph: Graph) -> None:
+    install_schema(graph)
+    now = datetime.now(UTC)
+    ago = {"long": now - timedelta(minutes=30), "lease": now - timedelta(minutes=11),
+           "short": now - timedelta(minutes=1)}
+    collections = [  # uid, status, started, heartbeat (None: written before graphinv kept it), run id
+        ("silent", "running", "long", "lease", "r1"),
+        ("beating", "running", "long", "short", "r2"),
+        ("old-graph-silent", "running", "lease", None, "r3"),
+        ("old-graph-recent", "running", "short", None, "r4"),
+        ("done", "complete", "long", "long", "r5"),
+        ("ours", "running", "long", "lease", "live-run"),
+    ]
+    for uid, status, started, beat, run_id in collections:
+        graph.run_write("CREATE (:Collection {uid: $uid, status: $status, started: $started, heartbeat: $beat, "
+                        "run_id: $run_id, owner: 'collector-7f9c-x2:1'})",
+                        {"uid": uid, "status": status, "started": ago[started], "beat": ago.get(beat or ""),
+                         "run_id": run_id})
+    assert recover_interrupted(graph, live_run_ids=["live-run"]) == 2
+    rows = {r["uid"]: (r["status"], r["error"]) for r in graph.run_read(
+        "MATCH (c:Collection) RETURN c.uid AS uid, c.status AS status, c.error AS error")}
+    assert {uid for uid, (status, _) in rows.items() if status == "failed"} == {"silent", "old-graph-silent"}
+    assert rows["silent"][1] == ("interrupted: its reader (collector-7f9c-x2:1) has not said it is still reading "
+                                 f"since {ago['lease']:%Y-%m-%d %H:%M:%S} UTC")
+    assert rows["done"] == ("complete", None) and rows["ours"][0] == "running"
 
 
 def test_stop_event_fails_unfinished_scopes_without_sweeping(graph: Graph) -> None:

@@ -424,7 +424,7 @@ MERGE (c:Collection {uid: $key})
 ON CREATE SET c.first_seen = $now
 SET c.source = $source, c.kind = $kind, c.account = $account, c.region = $region,
     c.scope = $key, c.status = 'running', c.started = $now, c.finished = null,
-    c.run_id = $run_id, c.last_seen = $now, c.owner = $owner
+    c.run_id = $run_id, c.last_seen = $now, c.owner = $owner, c.heartbeat = $now
 """
 
 _END_QUERY = """

@@ -36,7 +36,7 @@ from tests.support.processes import (
 )
 
 # Properties that say when or by which run a node was written, not what it is.
-BOOKKEEPING = frozenset({"last_seen", "first_seen", "run_id", "owner", "started", "finished", "created_at",
+BOOKKEEPING = frozenset({"last_seen", "first_seen", "run_id", "owner", "heartbeat", "started", "finished", "created_at",
                          "updated_at", "last_complete_started", "last_complete_finished", "owner_changed_at",
                          "written", "swept", "recorded_at", "at", "observed", "observed_at", "pending_since",
                          # when an edge was lost, and which one when several went in one publication
