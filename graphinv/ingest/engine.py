@@ -45,8 +45,9 @@ Transact = Callable[[Callable[[ManagedTransaction], Any]], Any]
 # throughput is flat from 2k to 10k rows and transaction memory stays far below the 1 GiB cap.
 DEFAULT_BATCH_SIZE = 5000
 SWEEP_CHUNK = 10_000
-# Who reads a scope, on its Collection node: a later run marks failed a `running` scope whose
-# process on this host is gone (graphinv.collect.recover_interrupted).
+# Who reads a scope, on its Collection node: a later run on this host marks failed a `running` scope
+# whose process is gone, and the error of a scope failed for its silence names it
+# (graphinv.collect.recover_interrupted).
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
