@@ -145,8 +145,8 @@ def test_a_read_under_way_is_taken_for_abandoned_only_when_it_stops_saying_so(gr
     runner.start()
     try:
         wait_for(lambda: _collection_status(graph, task.scope) == "running", 60, "the running mark")
-        time.sleep(3.0)  # longer than the lease below: only beats keep the scope alive
-        recovered = recover_interrupted(graph, lease=2.0)
+        time.sleep(5.0)  # longer than the lease below: only beats keep the scope alive
+        recovered = recover_interrupted(graph, lease=4.0)  # 20 beats at least, on a loaded machine too
         row = graph.run_read("MATCH (c:Collection {uid: $k}) RETURN c.status AS s, c.error AS e, "
                              "c.heartbeat > c.started AS beaten", {"k": task.scope.key})[0]
         if beats:
