@@ -423,7 +423,7 @@ def recover_interrupted(graph: Graph, pending: Sequence[tuple[str, str, str]] = 
 
 _SILENT_QUERY = """
 MATCH (c:Collection) WHERE c.status = 'running' AND coalesce(c.heartbeat, c.started) < $cutoff
-  AND NOT c.run_id IN $live
+  AND NOT c.run_id IN $live.run_ids
 RETURN c.uid AS key, c.run_id AS run_id, c.owner AS owner, coalesce(c.heartbeat, c.started) AS last
 """
 _FAIL_SILENT_QUERY = """
@@ -439,7 +439,8 @@ def _fail_silent(graph: Graph, cutoff: datetime, live_run_ids: Sequence[str]) ->
     `cutoff` (a Collection written before graphinv kept `heartbeat`: since its start)."""
     fixed = 0
     now = datetime.now(UTC)
-    for row in graph.run_read(_SILENT_QUERY, {"cutoff": cutoff, "live": list(live_run_ids)}):
+    # the list in a map: one plan however many runs are live (see graphinv/ingest/cypher.py, upsert_query)
+    for row in graph.run_read(_SILENT_QUERY, {"cutoff": cutoff, "live": {"run_ids": list(live_run_ids)}}):
         last = row["last"].to_native() if hasattr(row["last"], "to_native") else row["last"]
         error = (f"interrupted: its reader ({row['owner'] or 'unknown'}) has not said it is still reading "
                  f"since {last:%Y-%m-%d %H:%M:%S} UTC")
