@@ -389,15 +389,9 @@ def recover_interrupted(graph: Graph, pending: Sequence[tuple[str, str, str]] = 
     this process could not record (`pending`), scopes whose reading process on this host is gone,
     and scopes on any host silent for `lease` seconds."""
     now = datetime.now(UTC)
-    fixed = _fail_silent(graph, now - timedelta(seconds=lease), live_run_ids)
+    fixed = _fail_silent(graph, now, now - timedelta(seconds=lease), live_run_ids)
     for key, run_id, error in pending:
-        rows = graph.run_write(
-            """
-            MATCH (c:Collection {uid: $key}) WHERE c.run_id = $run_id AND c.status = 'running'
-            SET c.status = 'failed', c.finished = $now, c.error = $error
-            RETURN count(c) AS n
-            """, {"key": key, "run_id": run_id, "now": now, "error": error})
-        fixed += rows[0]["n"]
+        fixed += _fail_running(graph, key, run_id, now, error)
     host = socket.gethostname()
     candidates = graph.run_read(
         "MATCH (c:Collection) WHERE c.status = 'running' AND c.owner STARTS WITH $prefix "
@@ -408,17 +402,28 @@ def recover_interrupted(graph: Graph, pending: Sequence[tuple[str, str, str]] = 
         pid = int(str(row["owner"]).rsplit(":", 1)[1])
         if pid == os.getpid() or _pid_alive(pid):
             continue
-        rows = graph.run_write(
-            """
-            MATCH (c:Collection {uid: $key}) WHERE c.run_id = $run_id AND c.status = 'running'
-            SET c.status = 'failed', c.finished = $now,
-                c.error = 'interrupted: the collecting process ended before the scope was finished'
-            RETURN count(c) AS n
-            """, {"key": row["key"], "run_id": row["run_id"], "now": now})
-        fixed += rows[0]["n"]
+        fixed += _fail_running(graph, row["key"], row["run_id"], now,
+                               "interrupted: the collecting process ended before the scope was finished")
     if fixed:
         log.warning("%d scope(s) left running by an interrupted collection recorded as failed", fixed)
     return fixed
+
+
+# `$cutoff`: when not null, only a scope silent since then (a beat that came meanwhile keeps it running)
+_FAIL_RUNNING_QUERY = """
+MATCH (c:Collection {uid: $key})
+WHERE c.run_id = $run_id AND c.status = 'running'
+  AND ($cutoff IS NULL OR coalesce(c.heartbeat, c.started) < $cutoff)
+SET c.status = 'failed', c.finished = $now, c.error = $error
+RETURN count(c) AS n
+"""
+
+
+def _fail_running(graph: Graph, key: str, run_id: str, now: datetime, error: str,
+                  cutoff: datetime | None = None) -> int:
+    """Record failed the run `run_id` of scope `key`, if it is still `running`; 1 if it was."""
+    return int(graph.run_write(_FAIL_RUNNING_QUERY, {"key": key, "run_id": run_id, "now": now, "error": error,
+                                                     "cutoff": cutoff})[0]["n"])
 
 
 _SILENT_QUERY = """
@@ -426,27 +431,18 @@ MATCH (c:Collection) WHERE c.status = 'running' AND coalesce(c.heartbeat, c.star
   AND NOT c.run_id IN $live.run_ids
 RETURN c.uid AS key, c.run_id AS run_id, c.owner AS owner, coalesce(c.heartbeat, c.started) AS last
 """
-_FAIL_SILENT_QUERY = """
-MATCH (c:Collection {uid: $key})
-WHERE c.run_id = $run_id AND c.status = 'running' AND coalesce(c.heartbeat, c.started) < $cutoff
-SET c.status = 'failed', c.finished = $now, c.error = $error
-RETURN count(c) AS n
-"""
 
 
-def _fail_silent(graph: Graph, cutoff: datetime, live_run_ids: Sequence[str]) -> int:
+def _fail_silent(graph: Graph, now: datetime, cutoff: datetime, live_run_ids: Sequence[str]) -> int:
     """Record failed the `running` scopes whose reader has not said it is still reading since
     `cutoff` (a Collection written before graphinv kept `heartbeat`: since its start)."""
     fixed = 0
-    now = datetime.now(UTC)
     # the list in a map: one plan however many runs are live (see graphinv/ingest/cypher.py, upsert_query)
     for row in graph.run_read(_SILENT_QUERY, {"cutoff": cutoff, "live": {"run_ids": list(live_run_ids)}}):
         last = row["last"].to_native() if hasattr(row["last"], "to_native") else row["last"]
         error = (f"interrupted: its reader ({row['owner'] or 'unknown'}) has not said it is still reading "
                  f"since {last:%Y-%m-%d %H:%M:%S} UTC")
-        # the cutoff again: a beat that came meanwhile keeps the scope running
-        fixed += graph.run_write(_FAIL_SILENT_QUERY, {"key": row["key"], "run_id": row["run_id"], "cutoff": cutoff,
-                                                      "now": now, "error": error})[0]["n"]
+        fixed += _fail_running(graph, row["key"], row["run_id"], now, error, cutoff)
     return fixed
 
 
